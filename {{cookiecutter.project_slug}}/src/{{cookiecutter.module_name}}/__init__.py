@@ -1,0 +1,1 @@
+"""The {{ cookiecutter.project_slug }} benchmark, tracked with xetrack."""

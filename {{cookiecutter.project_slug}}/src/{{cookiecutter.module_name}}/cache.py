@@ -1,0 +1,61 @@
+"""The result cache: a diskcache store keyed by content hashes (see identity.py).
+
+Values have xetrack's layout, ``{"result": ..., "cache": <track_id that computed it>}``, so
+``xt cache ls <dir>`` and ``xt cache delete <dir> <track_id>`` work on it. Each entry is tagged
+with its configuration id, so one configuration can be cleared on its own.
+"""
+
+import shutil
+from pathlib import Path
+
+import diskcache
+
+IN_PROGRESS = "run-in-progress"  # file holding the track_id of a run that has not finished
+
+
+class ResultCache:
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.store = diskcache.Cache(str(self.directory), tag_index=True)
+
+    def get(self, key: str) -> dict | None:
+        return self.store.get(key)
+
+    def put_many(self, entries: list[tuple[str, dict, str]]) -> None:
+        """Store (key, value, config_id) entries in one transaction."""
+        with self.store.transact():
+            for key, value, config_id in entries:
+                self.store.set(key, value, tag=config_id)
+
+    def interrupted_run(self) -> str | None:
+        """track_id of a run that was killed before it finished, if any."""
+        marker = self.directory / IN_PROGRESS
+        return marker.read_text().strip() if marker.exists() else None
+
+    def mark_running(self, track_id: str) -> None:
+        (self.directory / IN_PROGRESS).write_text(track_id)
+
+    def mark_finished(self) -> None:
+        (self.directory / IN_PROGRESS).unlink(missing_ok=True)
+
+    def stats(self) -> dict:
+        """Entries per configuration, and the size on disk."""
+        per_config = {}
+        for key in self.store.iterkeys():
+            _, tag = self.store.get(key, tag=True)
+            per_config[tag] = per_config.get(tag, 0) + 1
+        return {"entries": len(self.store), "bytes": self.store.volume(), "per_config": per_config}
+
+    def clear_config(self, config_id: str) -> int:
+        return self.store.evict(config_id)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def clear_all(directory: Path) -> bool:
+    """Delete the whole cache directory (and any interrupted-run marker with it)."""
+    if Path(directory).exists():
+        shutil.rmtree(directory)
+        return True
+    return False

@@ -1,0 +1,146 @@
+"""Command line: ``python -m {{ cookiecutter.module_name }} COMMAND`` (the Makefile calls these)."""
+
+from pathlib import Path
+
+import typer
+from tabulate import tabulate
+
+from . import cache as result_cache
+from . import cache_report, report, runner, validation
+from .data import load_items
+from .params import EXPERIMENT, grid
+from .predict import PREDICT_VERSION
+from .tracking import PREDICTIONS, git_state, run_metadata
+
+RESULTS_DB = Path("benchmark.db")
+DEV_DB = Path("dev.db")  # dev runs never touch the results db or its cache
+DEV_LIMIT = 10
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+@app.command()
+def run(
+    dev: bool = typer.Option(False, help=f"Development run: first items only, into {DEV_DB}."),
+    limit: int = typer.Option(None, help=f"Use the first N items (dev default: {DEV_LIMIT})."),
+    experiment: str = typer.Option(EXPERIMENT, help="Experiment name recorded on every row."),
+    db: Path = typer.Option(
+        None, help=f"Results db (default {RESULTS_DB}, or {DEV_DB} with --dev)."
+    ),
+    parallelism: str = typer.Option(runner.PARALLELISM, help="none, threads or processes."),
+    workers: int = typer.Option(runner.WORKERS, help="Worker count for threads/processes."),
+    cache_errors: bool = typer.Option(False, help="Cache failed datapoints too (default: retry)."),
+    allow_dirty: bool = typer.Option(False, help="Run an experiment on uncommitted code."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Run every configuration of the grid over the dataset; cached results are reused."""
+    phase = "dev" if dev else "experiment"
+    db = db or (DEV_DB if dev else RESULTS_DB)
+    if dev and limit is None:
+        limit = DEV_LIMIT
+    git = git_state(Path.cwd(), ignore=(str(db), f"{db}.lock", ".cache", "reports"))
+    if phase == "experiment" and git[1] and not allow_dirty:
+        typer.echo(
+            "Refusing an experiment run on uncommitted changes: results could not be tied to "
+            "code. Commit first, or pass --allow-dirty (recorded as forced=1 on every row).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    options = runner.RunOptions(
+        db=db,
+        metadata=run_metadata(experiment, phase, PREDICT_VERSION, git, forced=git[1]),
+        parallelism=parallelism,
+        workers=workers,
+        cache_errors=cache_errors,
+        progress=progress,
+    )
+    summary = runner.run(load_items(limit=limit), grid(), options)
+    typer.echo(
+        f"run {summary.track_id} ({phase}) into {db}: {summary.computed} computed, "
+        f"{summary.reused} reused from cache, {summary.failed} failed, {summary.seconds:.1f}s"
+        + (f", {summary.healed} results of a killed run recovered" if summary.healed else "")
+        + (f", {summary.duplicates} duplicate datapoints skipped" if summary.duplicates else "")
+    )
+    columns = ("config_id", "accuracy", "error_rate", "latency_p50", "n", "n_computed", "n_reused")
+    typer.echo(
+        tabulate([{c: m[c] for c in columns} for m in summary.metrics], "keys", floatfmt=".4g")
+    )
+
+
+@app.command()
+def validate(
+    db: Path = typer.Argument(RESULTS_DB, help="Results db."),
+    table: str = typer.Argument(PREDICTIONS, help="Predictions table."),
+    engine: str = typer.Option("sqlite", help="sqlite or duckdb."),
+    as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
+    max_error_rate: float = typer.Option(
+        validation.MAX_ERROR_RATE, help="Failed-datapoint rate above which validation fails."
+    ),
+):
+    """Check that results can be trusted; exit 1 when a check fails (a CI gate)."""
+    findings = validation.validate(db, table, engine=engine, max_error_rate=max_error_rate)
+    typer.echo(validation.render(findings, as_json=as_json))
+    raise typer.Exit(validation.exit_code(findings))
+
+
+@app.command("cache")
+def cache_analysis(
+    db: Path = typer.Argument(RESULTS_DB, help="Results db."),
+    table: str = typer.Argument(PREDICTIONS, help="Predictions table."),
+    engine: str = typer.Option("sqlite", help="sqlite or duckdb."),
+):
+    """Cache analysis: executions, hits, misses, per configuration, with advice."""
+    typer.echo(cache_report.render(cache_report.analyze(db, table, engine=engine)))
+
+
+@app.command("cache-ls")
+def cache_ls(db: Path = typer.Argument(RESULTS_DB, help="Results db whose cache to list.")):
+    """List cache entries per configuration, and the cache's size on disk."""
+    directory = runner.cache_dir_for(db)
+    if not directory.exists():
+        typer.echo(f"no cache at {directory}")
+        return
+    store = result_cache.ResultCache(directory)
+    stats = store.stats()
+    store.close()
+    typer.echo(f"{directory}: {stats['entries']} entries, {stats['bytes'] / 1e6:.2f} MB")
+    rows = sorted(stats["per_config"].items())
+    typer.echo(tabulate(rows, headers=("config_id", "entries")))
+
+
+@app.command("cache-clear")
+def cache_clear(
+    db: Path = typer.Argument(RESULTS_DB, help="Results db whose cache to clear."),
+    config: str = typer.Option(None, help="Clear one configuration (its config_id) only."),
+):
+    """Clear the cache (all of it, or one configuration): those datapoints are recomputed."""
+    directory = runner.cache_dir_for(db)
+    if config:
+        store = result_cache.ResultCache(directory)
+        typer.echo(f"removed {store.clear_config(config)} entries of configuration {config}")
+        store.close()
+    elif result_cache.clear_all(directory):
+        typer.echo(f"removed {directory}")
+    else:
+        typer.echo(f"no cache at {directory}")
+
+
+@app.command("report")
+def make_report(
+    db: Path = typer.Argument(RESULTS_DB, help="Results db."),
+    experiment: str = typer.Option(None, help="Experiment to report (default: the latest)."),
+    engine: str = typer.Option("sqlite", help="sqlite or duckdb."),
+    out: Path = typer.Option(Path("reports"), help="Folder for reports/<experiment>/."),
+):
+    """Write reports/<experiment>/README.md with tables and PNG plots."""
+    path = report.write_report(db, out, experiment=experiment, engine=engine)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("clean-dev")
+def clean_dev():
+    """Delete the dev db and its cache."""
+    for path in (DEV_DB, Path(f"{DEV_DB}.lock")):
+        path.unlink(missing_ok=True)
+    result_cache.clear_all(runner.cache_dir_for(DEV_DB))
+    typer.echo(f"removed {DEV_DB} and its cache")

@@ -1,0 +1,117 @@
+"""What "the same computation" means: field checks and stable content hashes.
+
+xetrack 0.7.0 keys its cache on Python's ``hash()``: randomised per process for strings,
+address-based for ``None`` on Python 3.11, and colliding (``hash(-1) == hash(-2)``). So this
+module hashes content instead: SHA-256 over a canonical JSON encoding that names the type of
+every value. Equal content gives equal digests in any process, on any machine and on Python
+3.10-3.13; different content or a different type gives a different digest.
+"""
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+
+# Floats are rounded to this many significant digits, so 1e-4 and 0.00010000001 are one value.
+FLOAT_SIGNIFICANT_DIGITS = 6
+
+
+def quantize(value: float) -> float:
+    return float(f"{value:.{FLOAT_SIGNIFICANT_DIGITS}g}")
+
+
+def check_fields(record) -> None:
+    """Check each field of a frozen dataclass against its declared type; quantize floats.
+
+    Call it from ``__post_init__``. Only immutable types are allowed (str, int, float, bool,
+    bytes, None, tuple[...], frozenset[...], nested frozen dataclasses): a list or dict field
+    would make a configuration mutable and unhashable.
+    """
+    hints = typing.get_type_hints(type(record))
+    for field in dataclasses.fields(record):
+        where = f"{type(record).__name__}.{field.name}"
+        value = getattr(record, field.name)
+        checked = _check(value, hints[field.name], where)
+        if checked is not value:
+            object.__setattr__(record, field.name, checked)
+
+
+def _check(value, annotation, where):
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            try:
+                return _check(value, option, where)
+            except TypeError:
+                continue
+        raise TypeError(f"{where} = {value!r}: expected {annotation}")
+    if origin is tuple:
+        _expect(isinstance(value, tuple), value, "a tuple", where)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_check(v, args[0], f"{where}[]") for v in value)
+        _expect(len(value) == len(args), value, f"a tuple of {len(args)}", where)
+        return tuple(_check(v, a, f"{where}[]") for v, a in zip(value, args, strict=True))
+    if origin is frozenset:
+        _expect(isinstance(value, frozenset), value, "a frozenset", where)
+        return frozenset(_check(v, args[0], f"{where}[]") for v in value)
+    if annotation is float:
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        _expect(is_number, value, "a float", where)
+        return quantize(float(value))
+    if annotation is int:
+        _expect(isinstance(value, int) and not isinstance(value, bool), value, "an int", where)
+        return value
+    if annotation in (str, bool, bytes, type(None)):
+        _expect(isinstance(value, annotation), value, annotation.__name__, where)
+        return value
+    if dataclasses.is_dataclass(annotation) and annotation.__dataclass_params__.frozen:
+        _expect(isinstance(value, annotation), value, annotation.__name__, where)
+        return value
+    raise TypeError(
+        f"{where}: type {annotation!r} is not allowed in a frozen record; use str, int, float, "
+        "bool, bytes, None, tuple[...] instead of list, frozenset[...] instead of set or dict"
+    )
+
+
+def _expect(ok: bool, value, expected: str, where: str) -> None:
+    if not ok:
+        raise TypeError(f"{where} = {value!r}: expected {expected}, got {type(value).__name__}")
+
+
+def canonical(value):
+    """A JSON-ready form of ``value`` that names the type of everything but str and None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return {"bool": value}
+    if isinstance(value, int):
+        return {"int": str(value)}
+    if isinstance(value, float):
+        return {"float": repr(value)}
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    if isinstance(value, tuple):
+        return {"tuple": [canonical(v) for v in value]}
+    if isinstance(value, frozenset):
+        return {"frozenset": sorted(_dumps(canonical(v)) for v in value)}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        kind = type(value)
+        fields = {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"type": f"{kind.__module__}.{kind.__qualname__}", "fields": fields}
+    raise TypeError(f"cannot hash {type(value).__name__}: use an immutable type")
+
+
+def _dumps(data) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def content_hash(value) -> str:
+    """SHA-256 hex digest of the canonical encoding of ``value``."""
+    return hashlib.sha256(_dumps(canonical(value)).encode()).hexdigest()
+
+
+def computation_key(function, version: str, item, params) -> str:
+    """Identity of one computation: (function and its version, item content, params content)."""
+    function_id = f"{function.__module__}.{function.__qualname__}"
+    return content_hash(("computation", function_id, version, item, params))

@@ -1,0 +1,136 @@
+"""The report: reports/<experiment>/README.md with metric tables and PNG plots."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
+
+METRIC_COLUMNS = ["accuracy", "error_rate", "n", "n_failed", "n_computed", "n_reused"]
+LATENCY_COLUMNS = ["latency_mean", "latency_p50", "latency_p95", "latency_p99"]
+
+
+def latest_experiment_run(metrics: pd.DataFrame, experiment: str | None) -> tuple[str, str]:
+    """(experiment, track_id) of the latest completed run, of ``experiment`` if given."""
+    if experiment is not None:
+        metrics = metrics[metrics["experiment"] == experiment]
+        if metrics.empty:
+            raise ValueError(f"no completed run of experiment {experiment!r}")
+    last = metrics.sort_values("timestamp").iloc[-1]
+    return last["experiment"], last["track_id"]
+
+
+def config_label(row: pd.Series, params: list[str]) -> str:
+    return ", ".join(f"{c.removeprefix('params_')}={row[c]}" for c in params)
+
+
+def plot_metric(metrics: pd.DataFrame, labels: list[str], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.5))
+    ax.barh(labels, metrics["accuracy"], color="tab:blue")
+    ax.set_xlabel("accuracy (fraction correct; failed datapoints count as wrong)")
+    ax.set_xlim(0, 1)
+    ax.set_title("Accuracy per configuration")
+    ax.invert_yaxis()
+    for y, value in enumerate(metrics["accuracy"]):
+        ax.text(min(value + 0.01, 0.9), y, f"{value:.3f}", va="center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_latency(
+    predictions: pd.DataFrame, configs: list[str], labels: list[str], path: Path
+) -> None:
+    data = [
+        predictions.loc[predictions["config_id"] == c, "latency"].dropna() * 1000 for c in configs
+    ]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.5))
+    ax.boxplot(data, vert=False, showfliers=True)
+    ax.set_yticks(range(1, len(labels) + 1), labels)
+    ax.set_xlabel("latency per datapoint (ms; cache hits show the original computation's)")
+    ax.set_title("Latency distribution per configuration")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(
+    db: Path, out: Path, experiment: str | None = None, engine: str = "sqlite"
+) -> Path:
+    metrics = read_table(db, METRICS, engine)
+    predictions = read_table(db, PREDICTIONS, engine)
+    if metrics is None or metrics.empty or predictions is None:
+        raise ValueError(f"{db} has no completed run to report: run the benchmark first")
+    experiment, track_id = latest_experiment_run(metrics, experiment)
+    metrics = (
+        metrics[metrics["track_id"] == track_id].sort_values("config_id").reset_index(drop=True)
+    )
+    run = predictions[predictions["track_id"] == track_id]
+    params = sorted(c for c in metrics.columns if c.startswith("params_"))
+    labels = [config_label(row, params) for _, row in metrics.iterrows()]
+    folder = Path(out) / experiment
+    folder.mkdir(parents=True, exist_ok=True)
+    plot_metric(metrics, labels, folder / "accuracy.png")
+    plot_latency(run, list(metrics["config_id"]), labels, folder / "latency.png")
+
+    latency_ms = metrics[LATENCY_COLUMNS] * 1000
+    latency_ms.columns = [f"{c.removeprefix('latency_')} (ms)" for c in LATENCY_COLUMNS]
+    errors = run[run["error"].fillna("") != ""] if "error" in run.columns else run.iloc[0:0]
+    first = run.iloc[0]
+    forced = " (uncommitted changes, forced)" if first.get("forced") else ""
+    lines = [
+        f"# Report: {experiment}",
+        "",
+        f"Run `{track_id}` at {first['timestamp'][:19]}, git commit "
+        f"`{first.get('git_commit') or 'none'}`{forced}, "
+        f"predict version {first.get('predict_version')}, Python {first.get('python_version')}.",
+        "",
+        "## Configurations",
+        "",
+        tabulate(metrics[["config_id", *params]], "keys", tablefmt="github", showindex=False),
+        "",
+        "## Metrics",
+        "",
+        tabulate(
+            pd.concat([metrics[["config_id", *METRIC_COLUMNS]], latency_ms], axis=1),
+            "keys",
+            tablefmt="github",
+            showindex=False,
+            floatfmt=".4g",
+        ),
+        "",
+        "![Accuracy per configuration](accuracy.png)",
+        "",
+        "## Latency",
+        "",
+        "Seconds measured inside predict; rows reused from the cache carry the latency of the "
+        "computation they reuse.",
+        "",
+        "![Latency distribution per configuration](latency.png)",
+        "",
+        "## Errors",
+        "",
+    ]
+    if errors.empty:
+        lines.append("No datapoint failed.")
+    else:
+        counts = errors.groupby(["config_id", "error_type"]).size().reset_index(name="count")
+        lines.append(tabulate(counts, "keys", tablefmt="github", showindex=False))
+    reused = int((run["cache"].fillna("") != "").sum()) if "cache" in run.columns else 0
+    lines += [
+        "",
+        "## Cache",
+        "",
+        f"{len(run) - reused} datapoints computed, {reused} served from the cache "
+        f"({reused / max(len(run), 1):.1%}).",
+        "",
+    ]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,273 @@
+"""Run the grid: every (item, configuration) is computed at most once, across runs.
+
+How exactly-once holds:
+- A computation is identified by ``computation_key`` (predict and PREDICT_VERSION, item content,
+  params content). Already cached keys are not computed again; duplicates in one run are
+  computed once.
+- This process is the only writer of the db and the cache (workers only compute), and a lock
+  file stops a second run on the same db.
+- Rows are committed before their cache entries are written. A run that is killed leaves a
+  marker in the cache directory; the next run first re-creates the cache entries of rows the
+  killed run had committed but not cached (``heal``), so nothing committed is computed again.
+- Rows are written in batches that never hold more than ``max_unsaved_seconds`` of computation,
+  so a crash loses at most that much work, which is simply computed again on resume.
+"""
+
+import itertools
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from tqdm import tqdm
+from xetrack import Tracker
+
+from . import predict as predict_module
+from .cache import ResultCache
+from .data import Item
+from .identity import computation_key
+from .metrics import summarize
+from .params import Params
+from .tracking import METRICS, PREDICTIONS, RUN_METADATA_COLUMNS, RowWriter, flatten
+
+PARALLELISM = "{{ cookiecutter.parallelism }}"  # none | threads | processes
+WORKERS = 4
+# Columns the runner puts around predict's result (besides run metadata).
+LINEAGE_COLUMNS = ("config_id", "cache", "cache_key", "reused")
+
+
+@dataclass
+class RunOptions:
+    db: Path = Path("benchmark.db")
+    metadata: dict = field(default_factory=dict)  # tracking.run_metadata(...)
+    parallelism: str = PARALLELISM
+    workers: int = WORKERS
+    cache_errors: bool = False  # errors are retried on the next run unless this is set
+    max_unsaved_seconds: float = 0.05  # computation a crash may lose (0: commit every row)
+    max_batch_rows: int = 1000
+    progress: bool = True
+
+
+@dataclass
+class RunSummary:
+    track_id: str
+    computed: int = 0
+    reused: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    healed: int = 0
+    seconds: float = 0.0
+    metrics: list[dict] = field(default_factory=list)
+
+
+def cache_dir_for(db: Path) -> Path:
+    """Each db has its own cache: ``benchmark.db`` -> ``.cache/benchmark``."""
+    return Path(db).parent / ".cache" / Path(db).stem
+
+
+def execute(item: Item, params: Params) -> dict:
+    """Call predict; an exception or a non-dict return becomes an error row."""
+    start = time.perf_counter()
+    try:
+        result = predict_module.predict(item, params)
+        if not isinstance(result, dict):
+            raise TypeError(f"predict returned {type(result).__name__}, expected a dict")
+        return result
+    except Exception as error:
+        return {
+            "input_id": item.input_id,
+            "error": str(error) or repr(error),
+            "error_type": type(error).__name__,
+            "latency": time.perf_counter() - start,
+        }
+
+
+def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, tuple[Item, Params]]:
+    """Unique computations of the grid, keyed by identity (duplicates collapse)."""
+    work = {}
+    for params in configurations:
+        for item in items:
+            key = computation_key(
+                predict_module.predict, predict_module.PREDICT_VERSION, item, params
+            )
+            work.setdefault(key, (item, params))
+    return work
+
+
+def compute(tasks: Iterable, parallelism: str, workers: int) -> Iterator[tuple[str, dict]]:
+    """Yield (key, result) as computations finish. Workers compute; they never write."""
+    if parallelism == "none":
+        for key, (item, params) in tasks:
+            yield key, execute(item, params)
+        return
+    pools = {"threads": ThreadPoolExecutor, "processes": ProcessPoolExecutor}
+    if parallelism not in pools:
+        raise ValueError(f"parallelism {parallelism!r}: choose none, threads or processes")
+    queue = iter(tasks)
+    with pools[parallelism](max_workers=workers) as pool:
+        running = {}
+
+        def submit(count: int) -> None:
+            for key, (item, params) in itertools.islice(queue, count):
+                running[pool.submit(execute, item, params)] = key
+
+        submit(workers * 4)  # a bounded window keeps memory flat on large grids
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield running.pop(future), future.result()
+            submit(len(done))
+
+
+class Recorder:
+    """Buffers rows; commits them to the db, then writes their cache entries."""
+
+    def __init__(self, writer: RowWriter, cache: ResultCache, options: RunOptions):
+        self.writer, self.cache, self.options = writer, cache, options
+        self.rows, self.entries = [], []
+        self.unsaved_seconds = 0.0
+        self.last_flush = time.monotonic()
+
+    def add(self, row: dict, entry: tuple | None = None, seconds: float = 0.0) -> None:
+        self.rows.append(row)
+        if entry is not None:
+            self.entries.append(entry)
+        self.unsaved_seconds += seconds
+        if (
+            len(self.rows) >= self.options.max_batch_rows
+            or self.unsaved_seconds >= self.options.max_unsaved_seconds
+            or time.monotonic() - self.last_flush >= 1.0
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        self.writer.write(self.rows)  # committed first ...
+        self.cache.put_many(self.entries)  # ... then cached: heal() covers a crash in between
+        self.rows, self.entries = [], []
+        self.unsaved_seconds = 0.0
+        self.last_flush = time.monotonic()
+
+
+def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_errors: bool) -> int:
+    """Cache the results a killed run committed but did not get to cache."""
+    if "cache_key" not in writer.columns:
+        return 0
+    cursor = writer.connection.execute(
+        f"SELECT * FROM \"{writer.table}\" WHERE track_id = ? AND cache = ''", (killed_track_id,)
+    )
+    names = [column[0] for column in cursor.description]
+    entries = []
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        if (row.get("error") and not cache_errors) or cache.get(row["cache_key"]) is not None:
+            continue
+        result = {
+            name: value
+            for name, value in row.items()
+            if is_result_column(name) and value is not None
+        }
+        entries.append(
+            (row["cache_key"], {"result": result, "cache": killed_track_id}, row["config_id"])
+        )
+    cache.put_many(entries)
+    return len(entries)
+
+
+def is_result_column(name: str) -> bool:
+    context = ("track_id", "timestamp", *LINEAGE_COLUMNS, *RUN_METADATA_COLUMNS)
+    return name not in context and not name.startswith(("item_", "params_"))
+
+
+def run(items: list[Item], configurations: list[Params], options: RunOptions) -> RunSummary:
+    db = Path(options.db)
+    lock = FileLock(f"{db}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RuntimeError(f"another run is writing {db}: wait for it to finish") from None
+    try:
+        return _run_locked(items, configurations, options, db)
+    finally:
+        lock.release()
+
+
+def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSummary:
+    started = time.perf_counter()
+    work = plan(items, configurations)
+    metrics_tracker = Tracker(str(db), table=METRICS, params=dict(options.metadata), warnings=False)
+    summary = RunSummary(track_id=metrics_tracker.track_id)
+    summary.duplicates = len(items) * len(configurations) - len(work)
+    writer = RowWriter(db, PREDICTIONS, summary.track_id)
+    cache = ResultCache(cache_dir_for(db))
+    results_by_config = defaultdict(list)
+    counts_by_config = defaultdict(lambda: [0, 0])  # computed, reused
+
+    def context(key: str, item: Item, params: Params) -> dict:
+        return {
+            **options.metadata,
+            **flatten("item", item),
+            **flatten("params", params),
+            "config_id": params.config_id,
+            "cache_key": key,
+        }
+
+    killed = cache.interrupted_run()
+    if killed:
+        summary.healed = heal(writer, cache, killed, options.cache_errors)
+    cache.mark_running(summary.track_id)
+    recorder = Recorder(writer, cache, options)
+    bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
+    try:
+        missing = []
+        for key, (item, params) in work.items():
+            entry = cache.get(key)
+            if entry is None:
+                missing.append((key, (item, params)))
+                continue
+            # A cache hit is logged as a complete row: item and params columns, the original
+            # result and latency, and the track_id of the run that computed it.
+            result = entry["result"]
+            recorder.add(
+                {**context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
+            )
+            results_by_config[params].append(result)
+            counts_by_config[params][1] += 1
+            summary.reused += 1
+            bar.update()
+        for key, result in compute(missing, options.parallelism, options.workers):
+            item, params = work[key]
+            failed = bool(result.get("error"))
+            entry = None
+            if options.cache_errors or not failed:
+                entry = (key, {"result": result, "cache": summary.track_id}, params.config_id)
+            row = {**context(key, item, params), **result, "cache": "", "reused": 0}
+            recorder.add(row, entry, seconds=result.get("latency") or 0.0)
+            results_by_config[params].append(result)
+            counts_by_config[params][0] += 1
+            summary.computed += 1
+            summary.failed += failed
+            bar.update()
+    finally:
+        # Also on an exception (Ctrl-C included): finished computations are kept.
+        bar.close()
+        recorder.flush()
+        cache.mark_finished()  # reached only when every committed row is cached
+        writer.close()
+        cache.close()
+
+    for params, results in results_by_config.items():
+        computed, reused = counts_by_config[params]
+        row = {
+            **flatten("params", params),
+            "config_id": params.config_id,
+            **summarize(results),
+            "n_computed": computed,
+            "n_reused": reused,
+        }
+        metrics_tracker.log(row)
+        summary.metrics.append(row)
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,153 @@
+"""Where results go: the ``predictions`` and ``metrics`` tables, and each run's metadata.
+
+Both tables live in one SQLite file that ``xetrack.Reader`` and the ``xt`` CLI read (with
+either engine: xetrack's DuckDB engine attaches the same SQLite file).
+"""
+
+import dataclasses
+import platform
+import sqlite3
+import subprocess
+from datetime import datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+
+from xetrack import Reader
+from xetrack.engine import SqliteEngine
+
+PREDICTIONS = "predictions"
+METRICS = "metrics"
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # xetrack's own format
+
+
+def git_state(root: Path, ignore: tuple[str, ...] = ()) -> tuple[str, bool]:
+    """(commit, dirty) of the git work tree at ``root``; ("", False) outside git.
+
+    Paths in ``ignore`` (the results db, reports) do not make the tree dirty: a run writes them.
+    """
+
+    def git(*args):
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return "", False
+    excluded = [f":(exclude){path}" for path in ignore]
+    return commit, bool(git("status", "--porcelain", "--", ".", *excluded))
+
+
+def run_metadata(
+    experiment: str, phase: str, predict_version: str, git: tuple[str, bool], forced: bool = False
+) -> dict:
+    """Columns recorded on every row of a run."""
+    commit, dirty = git
+    return {
+        "experiment": experiment,
+        "phase": phase,
+        "git_commit": commit,
+        "git_dirty": int(dirty),
+        "forced": int(forced),  # an experiment run on a dirty tree, on purpose
+        "predict_version": predict_version,
+        "python_version": platform.python_version(),
+        "xetrack_version": version("xetrack"),
+    }
+
+
+RUN_METADATA_COLUMNS = tuple(run_metadata("", "", "", ("", False)))
+
+
+def flatten(prefix: str, record) -> dict:
+    """``params.lexicon`` -> ``params_lexicon``: the columns xetrack's track() would make."""
+    columns = {}
+    for field in dataclasses.fields(record):
+        value = getattr(record, field.name)
+        name = f"{prefix}_{field.name}"
+        if dataclasses.is_dataclass(value):
+            columns |= flatten(name, value)
+        elif isinstance(value, (tuple, frozenset, bytes)):
+            columns[name] = str(value)
+        else:
+            columns[name] = value
+    return columns
+
+
+class RowWriter:
+    """Appends rows to one table of the SQLite file, many rows per transaction.
+
+    xetrack's ``track()``/``log()`` commit one row per call (about 1 ms on disk) and its
+    ``log_batch()`` costs about 260 us a row and silently drops a batch on a key clash, so rows
+    go in with one ``executemany`` per batch, in xetrack's schema (``track_id``, ``timestamp``
+    as the key, columns typed as xetrack types them).
+    """
+
+    def __init__(self, db: Path, table: str, track_id: str):
+        self.connection = sqlite3.connect(db, timeout=60)
+        self.table = table
+        self.track_id = track_id
+        self.connection.execute(
+            f'CREATE TABLE IF NOT EXISTS "{table}" (track_id TEXT, timestamp TEXT, '
+            "PRIMARY KEY (track_id, timestamp))"
+        )
+        self.columns = table_columns(self.connection, table)
+        self._last_stamp = datetime.min
+
+    def ensure_columns(self, row: dict) -> None:
+        for name, value in row.items():
+            if name not in self.columns:
+                if not name.isidentifier():
+                    raise ValueError(f"column name {name!r} is not an identifier")
+                sql_type = SqliteEngine.to_sql_type(value)
+                self.connection.execute(f'ALTER TABLE "{self.table}" ADD COLUMN {name} {sql_type}')
+                self.columns.add(name)
+
+    def _stamp(self) -> str:
+        # Strictly increasing, so (track_id, timestamp) stays unique at any write rate.
+        now = max(datetime.now(), self._last_stamp + timedelta(microseconds=1))
+        self._last_stamp = now
+        return now.strftime(TIMESTAMP_FORMAT)
+
+    def write(self, rows: list[dict]) -> None:
+        """Commit ``rows`` in one transaction."""
+        if not rows:
+            return
+        names = list(dict.fromkeys(name for row in rows for name in row))
+        with self.connection:
+            for row in rows:
+                self.ensure_columns(row)
+            values = [
+                [self.track_id, self._stamp(), *(row.get(name) for name in names)] for row in rows
+            ]
+            placeholders = ", ".join("?" * (len(names) + 2))
+            self.connection.executemany(
+                f'INSERT INTO "{self.table}" (track_id, timestamp, {", ".join(names)}) '
+                f"VALUES ({placeholders})",
+                values,
+            )
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def table_columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+
+
+def table_exists(db: Path, table: str) -> bool:
+    if not Path(db).exists():
+        return False
+    with sqlite3.connect(db) as connection:
+        found = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+    return found is not None
+
+
+def read_table(db: Path, table: str, engine: str = "sqlite"):
+    """The whole table as a DataFrame, read through xetrack; None if it does not exist.
+
+    The existence check comes first because xetrack's Reader creates a missing table.
+    """
+    if not table_exists(db, table):
+        return None
+    return Reader(str(db), engine=engine, table=table).to_df()
