@@ -68,21 +68,21 @@ def cache_dir_for(db: Path) -> Path:
     return Path(db).parent / ".cache" / Path(db).stem
 
 
-def execute(item: Item, params: Params) -> dict:
-    """Call predict; an exception or a non-dict return becomes an error row."""
+def execute(item: Item, params: Params) -> tuple[dict, float]:
+    """Call predict; return (result, seconds). An exception or a non-dict becomes an error row."""
     start = time.perf_counter()
     try:
         result = predict_module.predict(item, params)
         if not isinstance(result, dict):
             raise TypeError(f"predict returned {type(result).__name__}, expected a dict")
-        return result
     except Exception as error:
-        return {
+        result = {
             "input_id": item.input_id,
             "error": str(error) or repr(error),
             "error_type": type(error).__name__,
             "latency": time.perf_counter() - start,
         }
+    return result, time.perf_counter() - start
 
 
 def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, tuple[Item, Params]]:
@@ -97,8 +97,10 @@ def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, t
     return work
 
 
-def compute(tasks: Iterable, parallelism: str, workers: int) -> Iterator[tuple[str, dict]]:
-    """Yield (key, result) as computations finish. Workers compute; they never write."""
+def compute(
+    tasks: Iterable, parallelism: str, workers: int
+) -> Iterator[tuple[str, tuple[dict, float]]]:
+    """Yield (key, (result, seconds)) as computations finish. Workers never write."""
     if parallelism == "none":
         for key, (item, params) in tasks:
             yield key, execute(item, params)
@@ -237,14 +239,14 @@ def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSumm
             counts_by_config[params][1] += 1
             summary.reused += 1
             bar.update()
-        for key, result in compute(missing, options.parallelism, options.workers):
+        for key, (result, seconds) in compute(missing, options.parallelism, options.workers):
             item, params = work[key]
             failed = bool(result.get("error"))
             entry = None
             if options.cache_errors or not failed:
                 entry = (key, {"result": result, "cache": summary.track_id}, params.config_id)
             row = {**context(key, item, params), **result, "cache": "", "reused": 0}
-            recorder.add(row, entry, seconds=result.get("latency") or 0.0)
+            recorder.add(row, entry, seconds=seconds)
             results_by_config[params].append(result)
             counts_by_config[params][0] += 1
             summary.computed += 1

@@ -89,6 +89,12 @@ class RowWriter:
             f'CREATE TABLE IF NOT EXISTS "{table}" (track_id TEXT, timestamp TEXT, '
             "PRIMARY KEY (track_id, timestamp))"
         )
+        if table == PREDICTIONS:
+            # `xt stats describe` and `xt head` without --table read the table "default" only
+            # (xetrack 0.7.0): a view of the predictions lets them work on this db.
+            self.connection.execute(
+                f'CREATE VIEW IF NOT EXISTS "default" AS SELECT * FROM "{PREDICTIONS}"'
+            )
         self.columns = table_columns(self.connection, table)
         self._last_stamp = datetime.min
 

@@ -1,0 +1,67 @@
+"""A small end-to-end run: rows, cache hits in a new process, errors as data."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+from {{ cookiecutter.module_name }} import runner
+from {{ cookiecutter.module_name }}.data import load_items
+from {{ cookiecutter.module_name }}.tracking import run_metadata
+from {{ cookiecutter.module_name }}.validation import exit_code, validate
+
+
+def options(db):
+    metadata = run_metadata("test", "experiment", "1", ("", False))
+    return runner.RunOptions(db=db, metadata=metadata, parallelism="none", progress=False)
+
+
+def rows(db, sql):
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_run_then_rerun_reuses_everything(tmp_path, items, configurations):
+    db = tmp_path / "bench.db"
+    first = runner.run(items, configurations, options(db))
+    assert (first.computed, first.reused) == (len(items) * len(configurations), 0)
+    second = runner.run(items, configurations, options(db))
+    assert (second.computed, second.reused) == (0, len(items) * len(configurations))
+    lineage = rows(
+        db, f"SELECT DISTINCT cache FROM predictions WHERE track_id = '{second.track_id}'"
+    )
+    assert lineage == [(first.track_id,)]
+    nulls = rows(db, "SELECT COUNT(*) FROM predictions WHERE params_lexicon IS NULL")
+    assert nulls == [(0,)]
+    assert exit_code(validate(db)) == 0
+
+
+def test_cache_hits_in_a_new_process(tmp_path):
+    db = tmp_path / "bench.db"
+    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--dev"]
+    command += ["--db", str(db), "--limit", "5", "--no-progress"]
+    for seed in ("1", "2"):  # a different hash seed: str hashes differ between the two
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(command, check=True, capture_output=True, env=env)
+    runs = rows(
+        db,
+        "SELECT track_id, SUM(cache = ''), SUM(cache != '') FROM predictions "
+        "GROUP BY track_id ORDER BY MIN(timestamp)",
+    )
+    assert len(runs) == 2
+    assert runs[0][1] > 0 and runs[0][2] == 0
+    assert runs[1][1] == 0 and runs[1][2] == runs[0][1]
+
+
+def test_a_bad_datapoint_is_an_error_row_and_the_run_goes_on(tmp_path, configurations):
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"id": "a", "text": "great", "label": "positive"}\n{"id": "b"}\n')
+    db = tmp_path / "bench.db"
+    summary = runner.run(load_items(data), configurations, options(db))
+    assert summary.computed == 2 * len(configurations)
+    assert summary.failed == len(configurations)
+    errors = rows(db, "SELECT DISTINCT input_id, error_type FROM predictions WHERE error != ''")
+    assert errors == [("b", "ValueError")]
+    # Errors are not cached: the next run retries them, and only them.
+    again = runner.run(load_items(data), configurations, options(db))
+    assert (again.computed, again.reused) == (len(configurations), len(configurations))
