@@ -1,38 +1,125 @@
-"""Shared helpers for the template's tests.
+"""Shared helpers for the template's tests (keep helpers here, tests in the test_*.py files).
 
 Fast tier: bake and inspect files. End-to-end tier (marker ``e2e``): install a baked project in
 a real virtual environment and run it as a user would. One environment holds the baked
 projects' dependencies and is reused across bakes (each bake is installed into it without
-dependencies); ``test_install_from_pyproject`` still installs one project from its own
-pyproject.toml into a fresh environment to catch a missing dependency.
+dependencies); the default bake is installed with its own ``make install`` into its own
+``.venv``, which is what catches a dependency missing from the baked pyproject.toml.
+
+Where to edit when the template changes:
+- a new option value bakes      -> ``AVAILABLE``
+- a file is added/removed/renamed in the baked project -> ``expected_files``
 """
 
 import itertools
+import json
 import os
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cookiecutter.generate import generate_context
 from cookiecutter.main import cookiecutter
+from cookiecutter.prompt import prompt_for_config
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1]
-# Option values that bake today. The pre-generation hook refuses the others.
+COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
+
+# Option values that bake today, defaults first. The pre-generation hook refuses the other
+# values of cookiecutter.json's choice lists as "not available yet". This is the one place that
+# lists bakeable values: when a kind/engine/... starts to bake, add it here.
 AVAILABLE = {
+    "python_version": ["3.11", "3.12", "3.13", "3.10"],
     "benchmark_kind": ["classification"],
     "engine": ["sqlite"],
     "parallelism": ["none", "threads", "processes"],
 }
 DEFAULT_MODULE = "my_benchmark"
+DEFAULT_SLUG = "my-benchmark"
 
 
-def option_matrix():
-    """Every valid combination of the choice options, as pytest params with readable ids."""
-    names = list(AVAILABLE)
+def choices() -> dict[str, list[str]]:
+    """The choice variables of cookiecutter.json and all their values (default first)."""
+    return {
+        name: value
+        for name, value in COOKIECUTTER_JSON.items()
+        if isinstance(value, list) and not name.startswith("_")
+    }
+
+
+def option_matrix(*vary: str):
+    """Valid combinations of the options in ``AVAILABLE`` as pytest params with readable ids.
+
+    With no argument every option varies (the full matrix); ``option_matrix("parallelism")``
+    varies only the named options and keeps the others at their default.
+    """
+    names = list(vary or AVAILABLE)
     for values in itertools.product(*(AVAILABLE[n] for n in names)):
         answers = dict(zip(names, values, strict=True))
         yield pytest.param(answers, id="-".join(f"{k}={v}" for k, v in answers.items()))
+
+
+def full_context(**answers) -> dict:
+    """Every cookiecutter variable as a ``--no-input`` bake with ``answers`` would see it
+    (derived values such as project_slug and module_name rendered the way cookiecutter does)."""
+    context = generate_context(
+        context_file=str(TEMPLATE_DIR / "cookiecutter.json"), extra_context=answers
+    )
+    return dict(prompt_for_config(context, no_input=True))
+
+
+def expected_files(context: dict) -> set[str]:
+    """Every file a bake must contain, as paths relative to the project folder.
+
+    ``context`` is ``full_context(**answers)``. THE place to edit when a baked file is added,
+    removed or renamed; files that only some options bake go in the conditional part below.
+    """
+    module = context["module_name"]
+    files = {
+        ".cookiecutter.json",
+        ".github/workflows/benchmark-ci.yml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        "EXPERIMENT.md",
+        "Makefile",
+        "README.md",
+        "pyproject.toml",
+        "data/sample.jsonl",
+        "scripts/analyze_cache_hits.py",
+        "scripts/validate_benchmark.py",
+        *(
+            f"src/{module}/{name}.py"
+            for name in (
+                "__init__",
+                "__main__",
+                "cache",
+                "cache_report",
+                "cli",
+                "data",
+                "identity",
+                "metrics",
+                "params",
+                "predict",
+                "report",
+                "runner",
+                "schema",
+                "tracking",
+                "validation",
+            )
+        ),
+        *(
+            f"tests/{name}.py"
+            for name in ("conftest", "test_params", "test_predict", "test_runner")
+        ),
+    }
+    # Option-dependent files, e.g.:
+    # if context["engine"] == "duckdb":
+    #     files.add(f"src/{module}/duckdb_offline.py")
+    return files
 
 
 def bake(output_dir: Path, **answers) -> Path:
@@ -44,11 +131,49 @@ def bake(output_dir: Path, **answers) -> Path:
     )
 
 
+def baked_files(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+
+
+def text_files(project: Path) -> dict[Path, str]:
+    """Every baked file that is text (UTF-8 without NUL bytes), with its content."""
+    found = {}
+    for path in sorted(project.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue
+        try:
+            found[path] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return found
+
+
+# `${{ ... }}` is GitHub Actions' own syntax (baked from `{% raw %}`), not a Jinja leftover.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+
+
+def jinja_leftovers(project: Path) -> list[str]:
+    """``path:line: text`` of every line still holding Jinja syntax."""
+    leftovers = []
+    for path, text in text_files(project).items():
+        for number, line in enumerate(text.splitlines(), 1):
+            if JINJA_LEFTOVER.search(line):
+                leftovers.append(f"{path.relative_to(project)}:{number}: {line.strip()}")
+    return leftovers
+
+
+def ruff(project: Path, *args: str):
+    """Run the test environment's ruff in ``project`` (its own pyproject config applies)."""
+    return run([sys.executable, "-m", "ruff", *args, "--no-cache", "."], cwd=project, check=False)
+
+
 def run(cmd, cwd: Path, env: dict | None = None, timeout: float = 600, check: bool = True):
     """Run a command; on failure show its output in the assertion message."""
     done = subprocess.run(
         cmd,
-        check=False,  # checked below, with the output in the message
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -59,6 +184,33 @@ def run(cmd, cwd: Path, env: dict | None = None, timeout: float = 600, check: bo
     if check and done.returncode != 0:
         raise AssertionError(
             f"{cmd} exited {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+        )
+    return done
+
+
+def tools_env() -> dict:
+    """Environment for running a baked project's commands: the test environment's tools (uv,
+    installed there by .ci/run) on PATH, no active virtual environment leaking in."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def make(project: Path, *args: str, timeout: float = 600, check: bool = True):
+    """``make ARGS`` in ``project`` as a user runs it; returns the finished process."""
+    done = subprocess.run(
+        ["make", *args],
+        cwd=project,
+        env=tools_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"make {' '.join(args)} exited {done.returncode} in {project}\n"
+            f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
         )
     return done
 
@@ -79,6 +231,47 @@ def pip_install(python: Path, *args: str) -> None:
         run([str(python), "-m", "pip", "install", "--quiet", *args], cwd=python.parent)
 
 
+def install_into(python: Path, project: Path) -> None:
+    pip_install(python, "--no-deps", "-e", str(project))
+
+
+def db_rows(db: Path, table: str) -> list[dict]:
+    """All rows of ``table`` in the SQLite file ``db``, as dicts."""
+    connection = sqlite3.connect(db)
+    connection.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in connection.execute(f'SELECT * FROM "{table}"')]
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cookiecutter_config(tmp_path_factory):
+    """Keep cookiecutter's replay files out of the user's home directory."""
+    root = tmp_path_factory.mktemp("cookiecutter-config")
+    config = root / "config.yaml"
+    config.write_text(
+        f'cookiecutters_dir: "{root / "cookiecutters"}"\nreplay_dir: "{root / "replay"}"\n'
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COOKIECUTTER_CONFIG", str(config))
+        yield config
+
+
+@pytest.fixture(scope="session")
+def baked(tmp_path_factory):
+    """``baked(answers)``: the project folder of a bake with ``answers``, baked once a session."""
+    projects = {}
+
+    def get(answers: dict) -> Path:
+        key = tuple(sorted(answers.items()))
+        if key not in projects:
+            projects[key] = bake(tmp_path_factory.mktemp("bake"), **answers)
+        return projects[key]
+
+    return get
+
+
 @pytest.fixture(scope="session")
 def shared_python(tmp_path_factory) -> Path:
     """Python of one environment holding the baked projects' dependencies (installed once)."""
@@ -93,9 +286,5 @@ def shared_python(tmp_path_factory) -> Path:
 def default_project(tmp_path_factory, shared_python) -> Path:
     """The default bake, installed (without deps) into the shared environment."""
     project = bake(tmp_path_factory.mktemp("default"))
-    pip_install(shared_python, "--no-deps", "-e", str(project))
+    install_into(shared_python, project)
     return project
-
-
-def install_into(python: Path, project: Path) -> None:
-    pip_install(python, "--no-deps", "-e", str(project))

@@ -1,0 +1,155 @@
+"""Fast tier: every valid option combination bakes a complete, clean project.
+
+Nothing is installed here: these tests bake (once per combination, shared between the tests)
+and inspect the files. ruff runs from the test environment with the baked pyproject's config.
+"""
+
+import json
+import sys
+import tomllib
+
+import pytest
+import yaml
+
+from conftest import (
+    AVAILABLE,
+    DEFAULT_SLUG,
+    TEMPLATE_DIR,
+    baked_files,
+    choices,
+    expected_files,
+    full_context,
+    jinja_leftovers,
+    option_matrix,
+    ruff,
+    run,
+    text_files,
+)
+
+MATRIX = list(option_matrix())
+CACHE_PARTS = {"__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache", ".DS_Store"}
+
+
+def file_set_diff(expected: set[str], actual: set[str]) -> str:
+    missing, unexpected = sorted(expected - actual), sorted(actual - expected)
+    lines = ["baked files differ from expected_files() in tests/conftest.py"]
+    if missing:
+        lines += ["  missing (expected, not baked):", *(f"    - {p}" for p in missing)]
+    if unexpected:
+        lines += ["  unexpected (baked, not expected):", *(f"    + {p}" for p in unexpected)]
+    if any(set(p.split("/")) & CACHE_PARTS or p.endswith(".pyc") for p in unexpected):
+        lines.append(
+            "  hint: cache files were baked: the template folder holds untracked caches "
+            "(e.g. from running ruff or pytest inside it); delete them"
+        )
+    lines.append("  if the change is intended, edit expected_files() in tests/conftest.py")
+    return "\n".join(lines)
+
+
+def test_available_values_are_choices_of_cookiecutter_json():
+    declared = choices()
+    assert set(AVAILABLE) == set(declared), (
+        "AVAILABLE (tests/conftest.py) must list every choice variable of cookiecutter.json"
+    )
+    for name, values in AVAILABLE.items():
+        assert values, f"no value of {name} bakes"
+        assert set(values) <= set(declared[name]), f"{name}: {values} vs {declared[name]}"
+        assert values[0] == declared[name][0], (
+            f"{name}: the cookiecutter.json default {declared[name][0]!r} must bake and be "
+            "listed first in AVAILABLE"
+        )
+
+
+def test_defaults_bake_with_no_input(tmp_path):
+    """What the README's first command does: `cookiecutter --no-input <template>`."""
+    done = run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "-o",
+            str(tmp_path),
+            str(TEMPLATE_DIR),
+        ],
+        cwd=tmp_path,
+    )
+    assert [p.name for p in tmp_path.iterdir()] == [DEFAULT_SLUG], done.stderr
+    project = tmp_path / DEFAULT_SLUG
+    expected, actual = expected_files(full_context()), baked_files(project)
+    assert actual == expected, file_set_diff(expected, actual)
+    assert not jinja_leftovers(project)
+
+
+@pytest.mark.parametrize("answers", MATRIX)
+def test_exact_file_set(baked, answers):
+    expected, actual = expected_files(full_context(**answers)), baked_files(baked(answers))
+    assert actual == expected, file_set_diff(expected, actual)
+
+
+@pytest.mark.parametrize("answers", MATRIX)
+def test_no_jinja_leftovers(baked, answers):
+    project = baked(answers)
+    assert text_files(project), "no text file baked"
+    leftovers = jinja_leftovers(project)
+    assert not leftovers, "unrendered Jinja in baked files:\n" + "\n".join(leftovers)
+
+
+@pytest.mark.parametrize("answers", MATRIX)
+def test_config_files_parse(baked, answers):
+    """Every TOML, YAML and JSON file parses."""
+    project = baked(answers)
+    parsed = 0
+    for path, text in text_files(project).items():
+        name = path.relative_to(project)
+        try:
+            if path.suffix == ".toml":
+                tomllib.loads(text)
+            elif path.suffix in (".yml", ".yaml"):
+                list(yaml.safe_load_all(text))
+            elif path.suffix == ".json":
+                json.loads(text)
+            else:
+                continue
+        except Exception as error:  # the file name matters more than the exception type
+            pytest.fail(f"{name} does not parse: {error}")
+        parsed += 1
+    assert parsed >= 1, "pyproject.toml at least"
+
+
+@pytest.mark.parametrize("answers", MATRIX)
+def test_pyproject_reflects_answers(baked, answers):
+    context = full_context(**answers)
+    pyproject = tomllib.loads((baked(answers) / "pyproject.toml").read_text())
+    version = context["python_version"]
+    assert pyproject["project"]["name"] == context["project_slug"]
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{version.replace('.', '')}"
+    deps = " ".join(pyproject["project"]["dependencies"])
+    assert "xetrack" in deps
+    dev = " ".join(pyproject["project"]["optional-dependencies"]["dev"])
+    assert "pytest" in dev and "ruff" in dev, "runtime and dev dependencies are separate"
+
+
+@pytest.mark.parametrize("answers", MATRIX)
+def test_python_files_compile(baked, answers):
+    project = baked(answers)
+    sources = sorted(project.rglob("*.py"))
+    assert sources
+    for path in sources:
+        try:
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        except SyntaxError as error:
+            pytest.fail(f"{path.relative_to(project)} does not compile: {error}")
+
+
+@pytest.mark.parametrize("answers", MATRIX)
+def test_ruff_check_clean(baked, answers):
+    done = ruff(baked(answers), "check")
+    assert done.returncode == 0, f"ruff check:\n{done.stdout}\n{done.stderr}"
+
+
+@pytest.mark.parametrize("answers", MATRIX)
+def test_ruff_format_clean(baked, answers):
+    done = ruff(baked(answers), "format", "--check")
+    assert done.returncode == 0, f"ruff format --check:\n{done.stdout}\n{done.stderr}"

@@ -1,0 +1,260 @@
+"""Fast tier: the pre-generation hook refuses bad answers, and hostile free text bakes.
+
+A refused bake must say what is wrong and what would be valid, and leave nothing behind.
+The hook's message is read from stderr (cookiecutter runs the hook as a subprocess, so
+``capfd`` captures it) or from the cookiecutter command's stderr.
+"""
+
+import json
+import sys
+import tomllib
+
+import pytest
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+from conftest import (
+    AVAILABLE,
+    TEMPLATE_DIR,
+    bake,
+    baked_files,
+    choices,
+    expected_files,
+    full_context,
+    jinja_leftovers,
+    ruff,
+    run,
+    text_files,
+)
+
+REFUSED = "Nothing was written"
+
+
+def refused_bake(tmp_path, capfd, **answers) -> str:
+    """Bake with ``answers``; assert it is refused and leaves nothing; return the message."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=str(out))
+    assert list(out.iterdir()) == [], "a refused bake left files behind"
+    message = capfd.readouterr().err
+    assert REFUSED in message, message
+    return message
+
+
+def refused_replay(tmp_path, capfd, **answers) -> str:
+    """Bake from a replay file (cookiecutter does not check choice values there, so the hook is
+    the only guard); assert it is refused and leaves nothing; return the message."""
+    replay = tmp_path / "replay.json"
+    context = {**full_context(), **answers, "_template": str(TEMPLATE_DIR)}
+    replay.write_text(json.dumps({"cookiecutter": context}))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(FailedHookException):
+        cookiecutter(str(TEMPLATE_DIR), replay=str(replay), output_dir=str(out))
+    assert list(out.iterdir()) == [], "a refused bake left files behind"
+    message = capfd.readouterr().err
+    assert REFUSED in message, message
+    return message
+
+
+# (answers, fragments the message must contain)
+INVALID_NAMES = [
+    pytest.param({"module_name": "my-bench"}, ["'my-bench'", "identifier"], id="module-dash"),
+    pytest.param({"module_name": "1bench"}, ["'1bench'", "identifier"], id="module-digit-first"),
+    pytest.param({"module_name": "my bench"}, ["'my bench'", "identifier"], id="module-space"),
+    pytest.param({"module_name": "bénch"}, ["'bénch'", "identifier"], id="module-non-ascii"),
+    pytest.param({"project_slug": "my bench"}, ["project_slug", "'my bench'"], id="slug-space"),
+    pytest.param({"project_slug": "My_Bench!"}, ["project_slug", "'My_Bench!'"], id="slug-chars"),
+    pytest.param({"module_name": "class"}, ["'class'", "keyword"], id="module-keyword"),
+    pytest.param({"project_slug": "class"}, ["'class'", "keyword"], id="slug-keyword"),
+    pytest.param({"module_name": "match"}, ["'match'", "keyword"], id="module-soft-keyword"),
+    pytest.param({"module_name": "test"}, ["'test'", "shadow"], id="module-test"),
+    pytest.param({"module_name": "json"}, ["'json'", "shadow"], id="module-stdlib-json"),
+    pytest.param({"project_slug": "json"}, ["'json'", "shadow"], id="slug-stdlib-json"),
+    pytest.param({"module_name": "xetrack"}, ["'xetrack'", "shadow"], id="module-xetrack"),
+]
+
+
+@pytest.mark.parametrize(("answers", "fragments"), INVALID_NAMES)
+def test_invalid_names_are_refused(tmp_path, capfd, answers, fragments):
+    message = refused_bake(tmp_path, capfd, **answers)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert "e.g." in message, f"the message should show a valid example:\n{message}"
+
+
+@pytest.mark.parametrize("name", ["   ", "!!!"])
+def test_name_without_letters_is_refused(tmp_path, name):
+    """A name that slugifies to nothing cannot bake (cookiecutter stops before the hook runs:
+    the project folder would be the output folder itself); nothing is written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("the user's file")
+    with pytest.raises(Exception) as refused:
+        cookiecutter(
+            str(TEMPLATE_DIR),
+            no_input=True,
+            extra_context={"project_name": name},
+            output_dir=str(out),
+        )
+    assert refused.type.__module__.startswith("cookiecutter"), refused.value
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_refusal_from_the_command_line(tmp_path):
+    """What a user sees: a non-zero exit, the reason on stderr, no folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    cmd = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(out), str(TEMPLATE_DIR)]
+    done = run([*cmd, "module_name=json"], cwd=tmp_path, check=False)
+    assert done.returncode != 0
+    assert "module_name 'json' would shadow" in done.stderr, done.stderr
+    assert REFUSED in done.stderr
+    assert list(out.iterdir()) == []
+
+
+BAD_CHOICES = [
+    ("python_version", "3.8"),
+    ("python_version", "2.7"),
+    ("python_version", "3.14"),
+    ("benchmark_kind", "regression"),
+    ("engine", "postgres"),
+    ("parallelism", "gpu"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_CHOICES, ids=[f"{n}={v}" for n, v in BAD_CHOICES])
+def test_unknown_choice_refused_by_cookiecutter(tmp_path, name, value):
+    """``--no-input name=value``: cookiecutter itself refuses a value outside the choices."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ValueError) as refused:
+        cookiecutter(
+            str(TEMPLATE_DIR), no_input=True, extra_context={name: value}, output_dir=str(out)
+        )
+    assert list(out.iterdir()) == []
+    message = str(refused.value)
+    assert value in message and name in message, message
+    for valid in choices()[name]:
+        assert valid in message, message
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_CHOICES, ids=[f"{n}={v}" for n, v in BAD_CHOICES])
+def test_unknown_choice_refused_by_the_hook(tmp_path, capfd, name, value):
+    """A replay file skips cookiecutter's choice check: the hook must refuse the value."""
+    message = refused_replay(tmp_path, capfd, **{name: value})
+    assert f"{name} {value!r}" in message, message
+    if name == "python_version":
+        assert "not supported" in message, message
+        for supported in AVAILABLE["python_version"]:
+            assert supported in message, message
+    else:
+        assert "not an option" in message, message
+        for valid in choices()[name]:
+            assert valid in message, message
+
+
+NOT_YET = [
+    pytest.param(name, value, id=f"{name}={value}")
+    for name, values in choices().items()
+    for value in values
+    if value not in AVAILABLE[name]
+]
+
+
+@pytest.mark.parametrize(("name", "value"), NOT_YET)
+def test_not_available_yet_values_are_refused(tmp_path, capfd, name, value):
+    """Every choice that is offered but not in AVAILABLE is refused as "not available yet",
+    pointing at a value that works."""
+    message = refused_bake(tmp_path, capfd, **{name: value})
+    assert "not available yet" in message, message
+    assert value in message, message
+    assert any(ok in message for ok in AVAILABLE[name]), f"no working {name} suggested:\n{message}"
+
+
+def test_prompts_flag_not_available_values():
+    """The interactive prompt says "not available yet" exactly for the values the hook refuses."""
+    prompts = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["__prompts__"]
+    for name, values in choices().items():
+        labels = prompts.get(name)
+        if not isinstance(labels, dict):
+            continue
+        for value in values:
+            label = labels.get(value, "")
+            flagged = "not available yet" in label
+            assert flagged == (value not in AVAILABLE[name]), f"{name}={value}: {label!r}"
+
+
+def test_custom_module_name_bakes(tmp_path):
+    project = bake(tmp_path, project_name="Sentiment Study", module_name="sentiment_bench")
+    assert project.name == "sentiment-study"
+    context = full_context(project_name="Sentiment Study", module_name="sentiment_bench")
+    assert baked_files(project) == expected_files(context)
+    assert (project / "src" / "sentiment_bench" / "__init__.py").exists()
+
+
+HOSTILE = [
+    pytest.param(
+        {
+            "project_name": 'Bob\'s "Quoted" Bench',
+            "description": "He said \"it's fine\"; it wasn't. \"\"\"triple\"\"\" and '''single'''",
+            "author_name": 'O\'Brien "the Tester"',
+        },
+        id="quotes",
+    ),
+    pytest.param(
+        {
+            "project_name": "Back\\slash Bench\\",
+            "description": "C:\\path\\to\\data \\n is not a newline \\u00e9 \\x00 and ends with \\",
+            "author_name": "Back\\Slash\\",
+        },
+        id="backslashes",
+    ),
+    pytest.param(
+        {
+            "project_name": "Multi\nLine\r\nBench",
+            "description": "First line.\nSecond line;\n\n  indented third: $HOME `uname` %s {x}",
+            "author_name": "Ann Author",
+        },
+        id="newlines",
+    ),
+    pytest.param(
+        {
+            "project_name": "Ünïcødé Bénch 基准 🚀",
+            "description": "Überprüfung — «quotes» 日本語 ✓ 🚀 ‘curly’ “double”",
+            "author_name": "Zoë Ørsted-Łukasz 王",
+        },
+        id="unicode",
+    ),
+]
+
+
+def normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("answers", HOSTILE)
+def test_hostile_free_text_bakes(tmp_path, answers):
+    project = bake(tmp_path, **answers)
+    context = full_context(**answers)
+    assert project.name == context["project_slug"]
+    assert context["module_name"].isidentifier()
+    assert baked_files(project) == expected_files(context)
+    assert not jinja_leftovers(project)
+
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert normalized(pyproject["project"]["description"]) == normalized(answers["description"])
+    assert pyproject["project"]["authors"] == [{"name": answers["author_name"]}]
+
+    for path, text in text_files(project).items():
+        name = path.relative_to(project)
+        if path.suffix == ".py":
+            compile(text, str(path), "exec")
+        elif path.suffix == ".toml":
+            tomllib.loads(text)
+        elif path.suffix == ".json":
+            assert json.loads(text) is not None, name
+    for args in (("check",), ("format", "--check")):
+        done = ruff(project, *args)
+        assert done.returncode == 0, f"ruff {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
