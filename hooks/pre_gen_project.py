@@ -28,7 +28,9 @@ CHOICES = {
 NOT_AVAILABLE_YET = {
     ("benchmark_kind", "sklearn"): "the sklearn kind is not available yet; use classification",
     ("benchmark_kind", "llm"): "the llm kind is not available yet; use classification",
-    ("benchmark_kind", "throughput"): "the throughput kind is not available yet; use classification",
+    ("benchmark_kind", "throughput"): (
+        "the throughput kind is not available yet; use classification"
+    ),
     ("engine", "duckdb"): "the duckdb engine is not available yet; use sqlite",
 }
 # Names a baked package must not take: importing the project would shadow them.
@@ -44,7 +46,9 @@ SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 def problems(answers):
     found = []
     if not answers["project_name"].strip():
-        found.append("project_name is empty: give the benchmark a name, e.g. 'Sentiment Benchmark'.")
+        found.append(
+            "project_name is empty: give the benchmark a name, e.g. 'Sentiment Benchmark'."
+        )
     slug = answers["project_slug"]
     if not SLUG.match(slug):
         found.append(
@@ -58,7 +62,10 @@ def problems(answers):
             "digits and underscores, starting with a letter, e.g. 'sentiment_benchmark'."
         )
     elif keyword.iskeyword(module) or keyword.issoftkeyword(module):
-        found.append(f"module_name {module!r} is a Python keyword: pick another name, e.g. '{module}_bench'.")
+        found.append(
+            f"module_name {module!r} is a Python keyword: pick another name, "
+            f"e.g. '{module}_bench'."
+        )
     elif module in sys.stdlib_module_names or module.lower() in TAKEN_NAMES:
         found.append(
             f"module_name {module!r} would shadow the importable package {module!r}: "
