@@ -7,6 +7,7 @@ update a project baked from an older template revision with cruft and run it, ``
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -60,11 +61,15 @@ HOOK_TOOLS = {
 }
 
 
-def load_workflow(project: Path) -> dict:
-    workflow = yaml.safe_load((project / WORKFLOW).read_text())
+def load_workflow_file(path: Path) -> dict:
+    workflow = yaml.safe_load(path.read_text())
     # YAML 1.1 reads the key `on` as the boolean True.
     workflow["on"] = workflow.pop(True, workflow.get("on"))
     return workflow
+
+
+def load_workflow(project: Path) -> dict:
+    return load_workflow_file(project / WORKFLOW)
 
 
 def run_lines(job: dict) -> list[str]:
@@ -219,6 +224,45 @@ def test_baking_twice_over_the_same_project_is_safe(tmp_path):
         )
     )
     assert snapshot(again) == first
+
+
+# --- fast tier: the template's own CI --------------------------------------------------------
+
+
+def template_ci() -> dict:
+    return load_workflow_file(TEMPLATE_DIR / ".github" / "workflows" / "ci.yml")
+
+
+def test_template_ci_runs_both_tiers_weekly_on_three_oses():
+    workflow = template_ci()
+    assert {"push", "pull_request", "schedule"} <= set(workflow["on"])
+    assert workflow["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "1"], "weekly"
+    jobs = workflow["jobs"]
+    matrix = jobs["fast"]["strategy"]["matrix"]
+    assert set(matrix["os"]) == {"ubuntu-latest", "macos-latest", "windows-latest"}
+    assert len(matrix["python"]) == 2
+    assert set(matrix["python"]) <= set(COOKIECUTTER_JSON["python_version"])
+    assert 'python -m pytest -m "not e2e"' in run_lines(jobs["fast"])
+    assert jobs["e2e"]["runs-on"] == "ubuntu-latest"
+    assert "python -m pytest -m e2e" in run_lines(jobs["e2e"])
+    for job in jobs.values():
+        assert "python -m pip install -r requirements-test.txt" in run_lines(job)
+    text = (TEMPLATE_DIR / ".github" / "workflows" / "ci.yml").read_text()
+    uses = [line for line in text.splitlines() if re.match(r"^\s*(- )?uses:", line)]
+    assert uses and all(PINNED.match(line) for line in uses), "pin actions to commit SHAs"
+
+
+def test_template_lint_job_passes():
+    """The lint job's commands, run here: what GitHub's lint job checks holds locally too."""
+    commands = [
+        line
+        for step in template_ci()["jobs"]["lint"]["steps"]
+        for line in step.get("run", "").splitlines()
+        if line.startswith("ruff ")
+    ]
+    assert len(commands) >= 3
+    for command in commands:
+        run([sys.executable, "-m", *shlex.split(command), "--no-cache"], cwd=TEMPLATE_DIR)
 
 
 # --- end-to-end tier ------------------------------------------------------------------------
