@@ -16,7 +16,11 @@ IN_PROGRESS = "run-in-progress"  # file holding the track_id of a run that has n
 class ResultCache:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self.store = diskcache.Cache(str(self.directory), tag_index=True)
+        # diskcache's defaults evict entries past 1 GB (results would silently be recomputed)
+        # and check the size on every set (half the cost of a set): neither fits a result store.
+        self.store = diskcache.Cache(
+            str(self.directory), tag_index=True, eviction_policy="none", cull_limit=0
+        )
 
     def get(self, key: str) -> dict | None:
         return self.store.get(key)

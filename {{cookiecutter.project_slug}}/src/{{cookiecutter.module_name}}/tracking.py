@@ -37,6 +37,28 @@ def git_state(root: Path, ignore: tuple[str, ...] = ()) -> tuple[str, bool]:
     return commit, bool(git("status", "--porcelain", "--", ".", *excluded))
 
 
+def git_diff_stat(root: Path, since: str) -> str:
+    done = subprocess.run(
+        ["git", "diff", "--stat", since, "--", "."], cwd=root, capture_output=True, text=True
+    )
+    return done.stdout.rstrip() or done.stderr.rstrip()
+
+
+def last_commit(db: Path) -> str:
+    """The git commit of the latest experiment run recorded in ``db`` ("" if none)."""
+    if not table_exists(db, PREDICTIONS):
+        return ""
+    with sqlite3.connect(db) as connection:
+        columns = table_columns(connection, PREDICTIONS)
+        if not {"git_commit", "phase"} <= columns:
+            return ""
+        row = connection.execute(
+            f"SELECT git_commit FROM {PREDICTIONS} WHERE phase = 'experiment' "
+            "ORDER BY timestamp DESC LIMIT 1"
+        ).fetchone()
+    return (row[0] or "") if row else ""
+
+
 def run_metadata(
     experiment: str, phase: str, predict_version: str, git: tuple[str, bool], forced: bool = False
 ) -> dict:
@@ -98,12 +120,13 @@ class RowWriter:
         self.columns = table_columns(self.connection, table)
         self._last_stamp = datetime.min
 
-    def ensure_columns(self, row: dict) -> None:
-        for name, value in row.items():
+    def ensure_columns(self, names: list[str], rows: list[dict]) -> None:
+        """Add the columns among ``names`` that the table lacks, typed from the batch's values."""
+        for name in names:
             if name not in self.columns:
                 if not name.isidentifier():
                     raise ValueError(f"column name {name!r} is not an identifier")
-                sql_type = SqliteEngine.to_sql_type(value)
+                sql_type = column_type(row.get(name) for row in rows)
                 self.connection.execute(f'ALTER TABLE "{self.table}" ADD COLUMN {name} {sql_type}')
                 self.columns.add(name)
 
@@ -111,19 +134,20 @@ class RowWriter:
         # Strictly increasing, so (track_id, timestamp) stays unique at any write rate.
         now = max(datetime.now(), self._last_stamp + timedelta(microseconds=1))
         self._last_stamp = now
-        return now.strftime(TIMESTAMP_FORMAT)
+        return now.isoformat(" ", "microseconds")  # TIMESTAMP_FORMAT, 4x faster than strftime
 
     def write(self, rows: list[dict]) -> None:
-        """Commit ``rows`` in one transaction."""
+        """Commit ``rows`` in one transaction.
+
+        Hot path (every datapoint goes through it): the column list is worked out once per
+        batch, not per row.
+        """
         if not rows:
             return
         names = list(dict.fromkeys(name for row in rows for name in row))
         with self.connection:
-            for row in rows:
-                self.ensure_columns(row)
-            values = [
-                [self.track_id, self._stamp(), *(row.get(name) for name in names)] for row in rows
-            ]
+            self.ensure_columns(names, rows)
+            values = [[self.track_id, self._stamp(), *map(row.get, names)] for row in rows]
             placeholders = ", ".join("?" * (len(names) + 2))
             self.connection.executemany(
                 f'INSERT INTO "{self.table}" (track_id, timestamp, {", ".join(names)}) '
@@ -133,6 +157,18 @@ class RowWriter:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def column_type(values) -> str:
+    """SQL type of a new column: xetrack's type of its values, REAL when ints and floats mix.
+
+    One type per column keeps the db readable by xetrack's DuckDB engine, which refuses a float
+    in an INTEGER column.
+    """
+    types = {SqliteEngine.to_sql_type(value) for value in values if value is not None}
+    if types == {"INTEGER", "REAL"}:
+        return "REAL"
+    return types.pop() if len(types) == 1 else "TEXT"
 
 
 def table_columns(connection: sqlite3.Connection, table: str) -> set[str]:
