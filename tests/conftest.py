@@ -245,6 +245,53 @@ def db_rows(db: Path, table: str) -> list[dict]:
         connection.close()
 
 
+RUN_SUMMARY = re.compile(r"\b(?P<computed>\d+) computed, (?P<reused>\d+) reused\b")
+
+
+def run_counts(output: str) -> tuple[int, int]:
+    """(computed, reused) from the summary line a baked project's ``run`` prints."""
+    found = RUN_SUMMARY.findall(output)
+    assert len(found) == 1, f"expected one 'N computed, M reused' summary line in:\n{output}"
+    computed, reused = found[0]
+    return int(computed), int(reused)
+
+
+def runs_in_order(db: Path, table: str = "predictions") -> list[list[dict]]:
+    """The rows of ``table``, one list per run (track_id), oldest run first."""
+    runs = {}
+    for row in sorted(db_rows(db, table), key=lambda r: r["timestamp"]):
+        runs.setdefault(row["track_id"], []).append(row)
+    return list(runs.values())
+
+
+def assert_rerun_reused_everything(db: Path) -> None:
+    """``db`` holds exactly two runs of the same grid: the first computed every row, the second
+    computed nothing and logged complete rows that point at the first run's computations."""
+    runs = runs_in_order(db)
+    assert len(runs) == 2, f"expected 2 runs in {db}, found {len(runs)}"
+    first, second = runs
+    first_id = first[0]["track_id"]
+    params = sorted(c for c in first[0] if c.startswith("params_"))
+    assert params, "no params_* columns"
+    assert first and len(second) == len(first), (len(first), len(second))
+    assert all(r["cache"] == "" and r["reused"] == 0 for r in first), "first run: all computed"
+    wrong = [r for r in second if r["cache"] != first_id or r["reused"] != 1]
+    assert not wrong, f"{len(wrong)} second-run rows not reused from {first_id}: {wrong[:2]}"
+    nulls = [(c, r["track_id"]) for r in first + second for c in params if r[c] is None]
+    assert not nulls, f"NULL params columns: {nulls[:5]}"
+
+    def key(row):
+        return (row["input_id"], *(row[c] for c in params))
+
+    computed = {key(r): r for r in first}
+    assert len(computed) == len(first), "a computation appears twice in the first run"
+    assert {key(r) for r in second} == set(computed), "second run covers other datapoints"
+    for row in second:
+        original = computed[key(row)]
+        for column in ("prediction", "raw_response", "ground_truth", "error"):
+            assert row[column] == original[column], (column, row, original)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cookiecutter_config(tmp_path_factory):
     """Keep cookiecutter's replay files out of the user's home directory."""
