@@ -10,13 +10,35 @@ from . import runner
 from .data import SAMPLE, load_items
 from .params import EXPERIMENT, grid
 from .predict import PREDICT_VERSION
-from .tracking import PREDICTIONS, git_state, run_metadata
+from .schema import params_drift
+from .tracking import (
+    ENGINE,
+    PREDICTIONS,
+    EngineUnavailable,
+    flatten,
+    git_diff_stat,
+    git_state,
+    last_commit,
+    require_engine,
+    run_metadata,
+)
 
 RESULTS_DB = Path("benchmark.db")
 DEV_DB = Path("dev.db")  # dev runs never touch the results db or its cache
 DEV_LIMIT = 10
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+def check_engine(engine: str) -> None:
+    """Exit with the reason and the fix if ``engine`` cannot be used (before any work)."""
+    try:
+        require_engine(engine)
+    except EngineUnavailable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
 # validation, cache_report and report import pandas and matplotlib (seconds): they are imported
 # by their commands only, so `run` starts fast.
 
@@ -34,9 +56,11 @@ def run(
     workers: int = typer.Option(runner.WORKERS, help="Worker count for threads/processes."),
     cache_errors: bool = typer.Option(False, help="Cache failed datapoints too (default: retry)."),
     allow_dirty: bool = typer.Option(False, help="Run an experiment on uncommitted code."),
+    allow_drift: bool = typer.Option(False, help="Run although params fields were renamed."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Run every configuration of the grid over the dataset; cached results are reused."""
+    check_engine(ENGINE)
     phase = "dev" if dev else "experiment"
     db = db or (DEV_DB if dev else RESULTS_DB)
     if dev and limit is None:
@@ -49,6 +73,17 @@ def run(
             err=True,
         )
         raise typer.Exit(2)
+    configurations = grid()
+    drift = params_drift(db, PREDICTIONS, set(flatten("params", configurations[0])))
+    for line in drift.describe(PREDICTIONS):
+        typer.echo(f"schema drift: {line}", err=True)
+    if drift.blocking and not allow_drift:
+        typer.echo("Stopped before writing anything; pass --allow-drift to run anyway.", err=True)
+        raise typer.Exit(2)
+    previous = last_commit(db) if phase == "experiment" else ""
+    if previous and git[0] and previous != git[0]:
+        typer.echo(f"Code changed since the last experiment run ({previous[:8]} -> {git[0][:8]}):")
+        typer.echo(git_diff_stat(Path.cwd(), previous))
     options = runner.RunOptions(
         db=db,
         metadata=run_metadata(experiment, phase, PREDICT_VERSION, git, forced=git[1]),
@@ -57,7 +92,7 @@ def run(
         cache_errors=cache_errors,
         progress=progress,
     )
-    summary = runner.run(load_items(data, limit=limit), grid(), options)
+    summary = runner.run(load_items(data, limit=limit), configurations, options)
     typer.echo(
         f"run {summary.track_id} ({phase}) into {db}: {summary.computed} computed, "
         f"{summary.reused} reused from cache, {summary.failed} failed, {summary.seconds:.1f}s"
@@ -74,13 +109,14 @@ def run(
 def validate(
     db: Path = typer.Argument(RESULTS_DB, help="Results db."),
     table: str = typer.Argument(PREDICTIONS, help="Predictions table."),
-    engine: str = typer.Option("sqlite", help="sqlite or duckdb."),
+    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
     as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
     max_error_rate: float = typer.Option(
         None, help="Failed-datapoint rate above which validation fails [default: 0.2]."
     ),
 ):
     """Check that results can be trusted; exit 1 when a check fails (a CI gate)."""
+    check_engine(engine)
     from . import validation
 
     if max_error_rate is None:
@@ -94,9 +130,10 @@ def validate(
 def cache_analysis(
     db: Path = typer.Argument(RESULTS_DB, help="Results db."),
     table: str = typer.Argument(PREDICTIONS, help="Predictions table."),
-    engine: str = typer.Option("sqlite", help="sqlite or duckdb."),
+    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
 ):
     """Cache analysis: executions, hits, misses, per configuration, with advice."""
+    check_engine(engine)
     from . import cache_report
 
     typer.echo(cache_report.render(cache_report.analyze(db, table, engine=engine)))
@@ -138,10 +175,11 @@ def cache_clear(
 def make_report(
     db: Path = typer.Argument(RESULTS_DB, help="Results db."),
     experiment: str = typer.Option(None, help="Experiment to report (default: the latest)."),
-    engine: str = typer.Option("sqlite", help="sqlite or duckdb."),
+    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
     out: Path = typer.Option(Path("reports"), help="Folder for reports/<experiment>/."),
 ):
     """Write reports/<experiment>/README.md with tables and PNG plots."""
+    check_engine(engine)
     from . import report
 
     path = report.write_report(db, out, experiment=experiment, engine=engine)

@@ -52,7 +52,8 @@ def plot_latency(
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.5))
     ax.boxplot(data, vert=False, showfliers=True)
     ax.set_yticks(range(1, len(labels) + 1), labels)
-    ax.set_xlabel("latency per datapoint (ms; cache hits show the original computation's)")
+    ax.set_xscale("log")  # a few slow datapoints would otherwise squash every box
+    ax.set_xlabel("latency per datapoint (ms, log scale)")
     ax.set_title("Latency distribution per configuration")
     ax.invert_yaxis()
     fig.tight_layout()
@@ -68,9 +69,9 @@ def write_report(
     if metrics is None or metrics.empty or predictions is None:
         raise ValueError(f"{db} has no completed run to report: run the benchmark first")
     experiment, track_id = latest_experiment_run(metrics, experiment)
-    metrics = (
-        metrics[metrics["track_id"] == track_id].sort_values("config_id").reset_index(drop=True)
-    )
+    metrics = metrics[metrics["track_id"] == track_id]
+    metrics = metrics.sort_values(["accuracy", "config_id"], ascending=[False, True])
+    metrics = metrics.reset_index(drop=True)  # best configuration first, in tables and plots
     run = predictions[predictions["track_id"] == track_id]
     params = sorted(c for c in metrics.columns if c.startswith("params_"))
     labels = [config_label(row, params) for _, row in metrics.iterrows()]

@@ -33,7 +33,15 @@ from .data import Item
 from .identity import computation_keys
 from .metrics import summarize
 from .params import Params
-from .tracking import METRICS, PREDICTIONS, RUN_METADATA_COLUMNS, RowWriter, flatten
+from .tracking import (
+    ENGINE,
+    METRICS,
+    PREDICTIONS,
+    RUN_METADATA_COLUMNS,
+    RowWriter,
+    flatten,
+    require_engine,
+)
 
 PARALLELISM = "{{ cookiecutter.parallelism }}"  # none | threads | processes
 WORKERS = 4
@@ -51,6 +59,7 @@ class RunOptions:
     max_unsaved_seconds: float = 0.05  # computation a crash may lose (0: commit every row)
     max_batch_rows: int = 1000
     progress: bool = True
+    engine: str = ENGINE  # xetrack engine of the metrics table; rows always go in via sqlite3
 
 
 @dataclass
@@ -208,6 +217,7 @@ def is_result_column(name: str) -> bool:
 
 
 def run(items: list[Item], configurations: list[Params], options: RunOptions) -> RunSummary:
+    require_engine(options.engine)  # a missing DuckDB extension stops the run before it starts
     db = Path(options.db)
     lock = FileLock(f"{db}.lock")
     try:
@@ -223,7 +233,13 @@ def run(items: list[Item], configurations: list[Params], options: RunOptions) ->
 def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSummary:
     started = time.perf_counter()
     work = plan(items, configurations)
-    metrics_tracker = Tracker(str(db), table=METRICS, params=dict(options.metadata), warnings=False)
+    metrics_tracker = Tracker(
+        str(db),
+        table=METRICS,
+        params=dict(options.metadata),
+        warnings=False,
+        engine=options.engine,
+    )
     summary = RunSummary(track_id=metrics_tracker.track_id)
     summary.duplicates = len(items) * len(configurations) - len(work)
     writer = RowWriter(db, PREDICTIONS, summary.track_id)

@@ -18,6 +18,34 @@ from xetrack.engine import SqliteEngine
 PREDICTIONS = "predictions"
 METRICS = "metrics"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # xetrack's own format
+# How xetrack reads this db and writes the metrics table (predictions rows always go in through
+# sqlite3, see RowWriter): "sqlite", or "duckdb" (DuckDB attaches the same SQLite file).
+ENGINE = "{{ cookiecutter.engine }}"
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot be used here; the message says why and how to fix it."""
+
+
+def require_engine(engine: str) -> None:
+    """Raise EngineUnavailable now, before any datapoint runs, if ``engine`` cannot be used."""
+    if engine == "sqlite":
+        return
+    if engine != "duckdb":
+        raise EngineUnavailable(f"engine {engine!r} is not an option: use sqlite or duckdb.")
+    try:
+        from .duckdb_setup import ensure_sqlite_extension
+    except ModuleNotFoundError as error:
+        if error.name == "duckdb":
+            raise EngineUnavailable(
+                "the duckdb package is not installed: run `make install`, or use --engine sqlite."
+            ) from None
+        raise EngineUnavailable(
+            "this project was baked with engine=sqlite: it does not bring DuckDB's sqlite "
+            "extension, which xetrack's DuckDB engine would download at run time. Use --engine "
+            "sqlite, or DuckDB SQL over a DataFrame (README, 'Looking at the results')."
+        ) from None
+    ensure_sqlite_extension()
 
 
 def git_state(root: Path, ignore: tuple[str, ...] = ()) -> tuple[str, bool]:
@@ -192,4 +220,5 @@ def read_table(db: Path, table: str, engine: str = "sqlite"):
     """
     if not table_exists(db, table):
         return None
+    require_engine(engine)
     return Reader(str(db), engine=engine, table=table).to_df()

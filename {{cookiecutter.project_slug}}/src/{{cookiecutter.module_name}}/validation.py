@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .tracking import METRICS, PREDICTIONS, read_table
+from .params import grid
+from .schema import params_drift
+from .tracking import METRICS, PREDICTIONS, flatten, read_table
 
 MAX_ERROR_RATE = 0.2  # failed-datapoint rate of the latest run above which validation fails
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skipped"
@@ -185,6 +187,20 @@ def check_metrics(frame: pd.DataFrame, metrics: pd.DataFrame | None) -> Finding:
     )
 
 
+def check_drift(db: Path, table: str, frame: pd.DataFrame) -> Finding:
+    if "config_id" not in frame.columns:
+        return Finding(
+            "schema_drift", SKIP, "table not written by this project: no Params to compare"
+        )
+    drift = params_drift(db, table, set(flatten("params", grid()[0])))
+    lines = drift.describe(table)
+    if drift.blocking:
+        return Finding("schema_drift", FAIL, "params fields renamed or removed", " | ".join(lines))
+    if lines:
+        return Finding("schema_drift", WARN, "params fields added", " | ".join(lines))
+    return Finding("schema_drift", OK, "params columns match the Params dataclass")
+
+
 def validate(
     db: Path,
     table: str = PREDICTIONS,
@@ -219,6 +235,7 @@ def validate(
         check_failures(frame, max_error_rate),
         check_cache(frame),
         check_metrics(frame, metrics),
+        check_drift(db, table, frame),
     ]
 
 
