@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from conftest import bake, install_into, run
 
 pytestmark = pytest.mark.e2e
@@ -57,9 +58,7 @@ def workdir(project, tmp_path):
     return tmp_path
 
 
-def driver(
-    shared_python, project, workdir, *args, delay=0.0, fail_ids=(), background=False
-):
+def driver(shared_python, project, workdir, *args, delay=0.0, fail_ids=(), background=False):
     command = [str(shared_python), str(project / "driver.py"), "run", "--no-progress"]
     command += ["--db", str(workdir / "bench.db"), *args]
     env = {
@@ -69,9 +68,7 @@ def driver(
         "PREDICT_FAIL_IDS": ",".join(fail_ids),
     }
     if background:
-        return subprocess.Popen(
-            command, cwd=project, env=env, stdout=subprocess.DEVNULL
-        )
+        return subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL)
     return run(command, cwd=project, env=env)
 
 
@@ -129,9 +126,7 @@ def kill_after(process, workdir: Path, finished: int, timeout: float = 60) -> bo
     return True
 
 
-def test_sigkill_then_resume_executes_each_datapoint_once(
-    shared_python, project, workdir
-):
+def test_sigkill_then_resume_executes_each_datapoint_once(shared_python, project, workdir):
     total = 12 * 8
     kills = 0
     for finished in (10, 35, 60):  # kill at several points of the run
@@ -164,14 +159,10 @@ def test_sigkill_then_resume_executes_each_datapoint_once(
         "SELECT COUNT(*) FROM predictions WHERE track_id = "
         "(SELECT track_id FROM predictions ORDER BY timestamp DESC LIMIT 1)",
     )
-    assert last_run == [
-        (total,)
-    ]  # the resumed run logs the whole grid, computed or reused
+    assert last_run == [(total,)]  # the resumed run logs the whole grid, computed or reused
 
 
-def test_a_crash_between_commit_and_cache_write_is_healed(
-    shared_python, project, workdir
-):
+def test_a_crash_between_commit_and_cache_write_is_healed(shared_python, project, workdir):
     driver(shared_python, project, workdir, "--limit", "5")
     (track_id,) = query(workdir, "SELECT DISTINCT track_id FROM predictions")[0]
     # Simulate a kill after the rows were committed but before their cache entries were written.
@@ -193,14 +184,10 @@ def test_a_crash_between_commit_and_cache_write_is_healed(
 def test_version_bump_recomputes_and_nothing_else_does(shared_python, project, workdir):
     driver(shared_python, project, workdir, "--limit", "3")
     driver(shared_python, project, workdir, "--limit", "3", "--experiment", "renamed")
-    assert sum(executions(workdir).values()) == 24, (
-        "a new experiment name must reuse results"
-    )
+    assert sum(executions(workdir).values()) == 24, "a new experiment name must reuse results"
     predict_file = project / "src" / MODULE / "predict.py"
     source = predict_file.read_text()
-    predict_file.write_text(
-        source.replace('PREDICT_VERSION = "1"', 'PREDICT_VERSION = "2"')
-    )
+    predict_file.write_text(source.replace('PREDICT_VERSION = "1"', 'PREDICT_VERSION = "2"'))
     try:
         driver(shared_python, project, workdir, "--limit", "3")
     finally:
@@ -216,9 +203,7 @@ def test_version_bump_recomputes_and_nothing_else_does(shared_python, project, w
 def test_errors_are_retried_unless_cached(shared_python, project, workdir):
     driver(shared_python, project, workdir, "--limit", "4", fail_ids=("s001",))
     assert sum(executions(workdir).values()) == 32
-    driver(
-        shared_python, project, workdir, "--limit", "4"
-    )  # the transient failure is gone
+    driver(shared_python, project, workdir, "--limit", "4")  # the transient failure is gone
     assert sum(executions(workdir).values()) == 40  # only the 8 failed ones ran again
     fixed = query(
         workdir,
@@ -290,9 +275,7 @@ for _ in range(2):
         tracker.track(work, args=[x, Params("a")])
 """
     db = tmp_path / "plain.db"
-    run(
-        [str(shared_python), "-c", code, str(db), str(tmp_path / "cache")], cwd=tmp_path
-    )
+    run([str(shared_python), "-c", code, str(db), str(tmp_path / "cache")], cwd=tmp_path)
     script = [
         str(shared_python),
         "scripts/analyze_cache_hits.py",
@@ -326,12 +309,7 @@ def test_cache_housekeeping(shared_python, project, workdir):
     )
     assert "removed 3 entries" in cleared.stdout
     xt = Path(shared_python).parent / "xt"
-    lineage = run(
-        [str(xt), "cache", "ls", str(workdir / ".cache" / "bench")], cwd=project
-    ).stdout
-    assert (
-        lineage.count(query(workdir, "SELECT track_id FROM predictions LIMIT 1")[0][0])
-        == 21
-    )
+    lineage = run([str(xt), "cache", "ls", str(workdir / ".cache" / "bench")], cwd=project).stdout
+    assert lineage.count(query(workdir, "SELECT track_id FROM predictions LIMIT 1")[0][0]) == 21
     run([*cli, "cache-clear", str(workdir / "bench.db")], cwd=project)
     assert not (workdir / ".cache" / "bench").exists()
