@@ -88,7 +88,9 @@ def dev_extra(project: Path) -> set[str]:
 
 
 def snapshot(project: Path) -> dict[str, bytes]:
-    return {path: (project / path).read_bytes() for path in baked_files(project)}
+    """Every file of ``project`` (outside .git/) with its content."""
+    files = (path for path in baked_files(project) if path.split("/")[0] != ".git")
+    return {path: (project / path).read_bytes() for path in files}
 
 
 def git(project: Path, *args: str):
@@ -341,9 +343,14 @@ def make_template_repo(root: Path) -> tuple[Path, str, str]:
     return repo, old, new
 
 
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory) -> tuple[Path, str, str]:
+    return make_template_repo(tmp_path_factory.mktemp("template-repo"))
+
+
 @pytest.mark.e2e
-def test_cruft_update_from_an_older_template_revision(shared_python, tmp_path):
-    template, old, new = make_template_repo(tmp_path)
+def test_cruft_update_from_an_older_template_revision(shared_python, template_repo, tmp_path):
+    template, old, new = template_repo
     cruft = [sys.executable, "-m", "cruft"]
     answers = json.dumps({"project_name": "Cruft Update Bench"})
     out = tmp_path / "out"
@@ -381,6 +388,36 @@ def test_cruft_update_from_an_older_template_revision(shared_python, tmp_path):
     module = [str(shared_python), "-m", "cruft_update_bench"]
     run([*module, "run", "--dev", "--limit", "3", "--no-progress"], cwd=project)
     run([str(shared_python), "scripts/validate_benchmark.py", "dev.db", "predictions"], cwd=project)
+
+
+@pytest.mark.e2e
+def test_plain_cookiecutter_bake_links_with_its_answers_file_then_updates(template_repo, tmp_path):
+    """The README's path for a project baked without cruft: `cruft link` with .cookiecutter.json."""
+    template, old, new = template_repo
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "-q", str(template), str(checkout))
+    git(checkout, "checkout", "-q", old)
+    chosen = {"project_name": "Linked Bench", "parallelism": "processes"}
+    project = Path(
+        cookiecutter(str(checkout), no_input=True, extra_context=chosen, output_dir=str(tmp_path))
+    )
+    assert not (project / PRE_COMMIT).exists()
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "baked with cookiecutter")
+    cruft = [sys.executable, "-m", "cruft"]
+    answers = (project / ANSWERS).read_text()
+    link = ["link", str(template), "--no-input", "--checkout", old, "--extra-context", answers]
+    run([*cruft, *link, "--project-dir", str(project)], cwd=project)
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["commit"] == old
+    assert {k: state["context"]["cookiecutter"][k] for k in PUBLIC_KEYS} == json.loads(answers)
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "linked")
+    run([*cruft, "update", "--project-dir", str(project), "--skip-apply-ask"], cwd=project)
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == new
+    fresh = bake(tmp_path / "fresh", **chosen)
+    assert snapshot(project) == {**snapshot(fresh), ".cruft.json": snapshot(project)[".cruft.json"]}
 
 
 def uv_command() -> list[str]:
