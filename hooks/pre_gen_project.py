@@ -31,7 +31,6 @@ NOT_AVAILABLE_YET = {
     ("benchmark_kind", "throughput"): (
         "the throughput kind is not available yet; use classification"
     ),
-    ("engine", "duckdb"): "the duckdb engine is not available yet; use sqlite",
 }
 # Names a baked package must not take: importing the project would shadow them.
 TAKEN_NAMES = {

@@ -35,7 +35,7 @@ COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 AVAILABLE = {
     "python_version": ["3.11", "3.12", "3.13", "3.10"],
     "benchmark_kind": ["classification"],
-    "engine": ["sqlite"],
+    "engine": ["sqlite", "duckdb"],
     "parallelism": ["none", "threads", "processes"],
 }
 DEFAULT_MODULE = "my_benchmark"
@@ -116,9 +116,9 @@ def expected_files(context: dict) -> set[str]:
             for name in ("conftest", "test_params", "test_predict", "test_runner")
         ),
     }
-    # Option-dependent files, e.g.:
-    # if context["engine"] == "duckdb":
-    #     files.add(f"src/{module}/duckdb_offline.py")
+    # Option-dependent files.
+    if context["engine"] == "duckdb":
+        files.add(f"src/{module}/duckdb_setup.py")
     return files
 
 

@@ -54,13 +54,14 @@ def run(
     ),
     parallelism: str = typer.Option(runner.PARALLELISM, help="none, threads or processes."),
     workers: int = typer.Option(runner.WORKERS, help="Worker count for threads/processes."),
+    engine: str = typer.Option(ENGINE, help="xetrack engine for the metrics table: sqlite/duckdb."),
     cache_errors: bool = typer.Option(False, help="Cache failed datapoints too (default: retry)."),
     allow_dirty: bool = typer.Option(False, help="Run an experiment on uncommitted code."),
     allow_drift: bool = typer.Option(False, help="Run although params fields were renamed."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Run every configuration of the grid over the dataset; cached results are reused."""
-    check_engine(ENGINE)
+    check_engine(engine)
     phase = "dev" if dev else "experiment"
     db = db or (DEV_DB if dev else RESULTS_DB)
     if dev and limit is None:
@@ -89,6 +90,7 @@ def run(
         metadata=run_metadata(experiment, phase, PREDICT_VERSION, git, forced=git[1]),
         parallelism=parallelism,
         workers=workers,
+        engine=engine,
         cache_errors=cache_errors,
         progress=progress,
     )
