@@ -38,7 +38,11 @@ CUSTOM = {
     "python_version": "3.13",
     "parallelism": "threads",
 }
-VARIANTS = [pytest.param({}, id="default"), pytest.param(CUSTOM, id="custom")]
+VARIANTS = [
+    pytest.param({}, id="default"),
+    pytest.param(CUSTOM, id="custom"),
+    pytest.param({"engine": "duckdb"}, id="duckdb"),
+]
 
 # GitHub Actions expression syntax: contexts and functions a workflow may use.
 CONTEXTS = {"github", "env", "vars", "job", "jobs", "steps", "runner", "secrets", "strategy"}
@@ -124,6 +128,12 @@ def test_workflow_runs_lint_tests_dev_run_and_validate_gate(baked, answers):
     gate = "python scripts/validate_benchmark.py dev.db predictions"
     assert dev_run in lines and gate in lines
     assert lines.index(dev_run) < lines.index(gate)
+    setup = f"python -m {context['module_name']}.duckdb_setup"
+    if context["engine"] == "duckdb":  # the sqlite extension from its package, as make install
+        assert setup in lines and lines.index(setup) < lines.index(dev_run)
+        assert (project / "src" / context["module_name"] / "duckdb_setup.py").is_file()
+    else:
+        assert setup not in lines
     gate_step = next(s for s in bench["steps"] if s.get("run", "").strip() == gate)
     assert "if" not in gate_step and not gate_step.get("continue-on-error"), "validate must gate"
     # the commands the workflow runs exist in the baked project
