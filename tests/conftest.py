@@ -122,6 +122,31 @@ def expected_files(context: dict) -> set[str]:
     return files
 
 
+CACHE_PARTS = {"__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache", ".DS_Store"}
+
+
+def file_set_diff(expected: set[str], actual: set[str]) -> str:
+    missing, unexpected = sorted(expected - actual), sorted(actual - expected)
+    lines = ["baked files differ from expected_files() in tests/conftest.py"]
+    if missing:
+        lines += ["  missing (expected, not baked):", *(f"    - {p}" for p in missing)]
+    if unexpected:
+        lines += ["  unexpected (baked, not expected):", *(f"    + {p}" for p in unexpected)]
+    if any(set(p.split("/")) & CACHE_PARTS or p.endswith(".pyc") for p in unexpected):
+        lines.append(
+            "  hint: cache files were baked: the template folder holds untracked caches "
+            "(e.g. from running ruff or pytest inside it); delete them"
+        )
+    lines.append("  if the change is intended, edit expected_files() in tests/conftest.py")
+    return "\n".join(lines)
+
+
+def assert_file_set(project: Path, context: dict) -> None:
+    """The baked files are exactly ``expected_files(context)``; a readable diff otherwise."""
+    expected, actual = expected_files(context), baked_files(project)
+    assert actual == expected, file_set_diff(expected, actual)
+
+
 def bake(output_dir: Path, **answers) -> Path:
     """Bake the template with ``--no-input`` plus ``answers``; return the project folder."""
     return Path(

@@ -15,9 +15,8 @@ from conftest import (
     AVAILABLE,
     DEFAULT_SLUG,
     TEMPLATE_DIR,
-    baked_files,
+    assert_file_set,
     choices,
-    expected_files,
     full_context,
     jinja_leftovers,
     option_matrix,
@@ -27,23 +26,6 @@ from conftest import (
 )
 
 MATRIX = list(option_matrix())
-CACHE_PARTS = {"__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache", ".DS_Store"}
-
-
-def file_set_diff(expected: set[str], actual: set[str]) -> str:
-    missing, unexpected = sorted(expected - actual), sorted(actual - expected)
-    lines = ["baked files differ from expected_files() in tests/conftest.py"]
-    if missing:
-        lines += ["  missing (expected, not baked):", *(f"    - {p}" for p in missing)]
-    if unexpected:
-        lines += ["  unexpected (baked, not expected):", *(f"    + {p}" for p in unexpected)]
-    if any(set(p.split("/")) & CACHE_PARTS or p.endswith(".pyc") for p in unexpected):
-        lines.append(
-            "  hint: cache files were baked: the template folder holds untracked caches "
-            "(e.g. from running ruff or pytest inside it); delete them"
-        )
-    lines.append("  if the change is intended, edit expected_files() in tests/conftest.py")
-    return "\n".join(lines)
 
 
 def test_available_values_are_choices_of_cookiecutter_json():
@@ -76,15 +58,13 @@ def test_defaults_bake_with_no_input(tmp_path):
     )
     assert [p.name for p in tmp_path.iterdir()] == [DEFAULT_SLUG], done.stderr
     project = tmp_path / DEFAULT_SLUG
-    expected, actual = expected_files(full_context()), baked_files(project)
-    assert actual == expected, file_set_diff(expected, actual)
+    assert_file_set(project, full_context())
     assert not jinja_leftovers(project)
 
 
 @pytest.mark.parametrize("answers", MATRIX)
 def test_exact_file_set(baked, answers):
-    expected, actual = expected_files(full_context(**answers)), baked_files(baked(answers))
-    assert actual == expected, file_set_diff(expected, actual)
+    assert_file_set(baked(answers), full_context(**answers))
 
 
 @pytest.mark.parametrize("answers", MATRIX)

@@ -16,10 +16,9 @@ from cookiecutter.main import cookiecutter
 from conftest import (
     AVAILABLE,
     TEMPLATE_DIR,
+    assert_file_set,
     bake,
-    baked_files,
     choices,
-    expected_files,
     full_context,
     jinja_leftovers,
     ruff,
@@ -190,7 +189,7 @@ def test_custom_module_name_bakes(tmp_path):
     project = bake(tmp_path, project_name="Sentiment Study", module_name="sentiment_bench")
     assert project.name == "sentiment-study"
     context = full_context(project_name="Sentiment Study", module_name="sentiment_bench")
-    assert baked_files(project) == expected_files(context)
+    assert_file_set(project, context)
     assert (project / "src" / "sentiment_bench" / "__init__.py").exists()
 
 
@@ -240,7 +239,7 @@ def test_hostile_free_text_bakes(tmp_path, answers):
     context = full_context(**answers)
     assert project.name == context["project_slug"]
     assert context["module_name"].isidentifier()
-    assert baked_files(project) == expected_files(context)
+    assert_file_set(project, context)
     assert not jinja_leftovers(project)
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
