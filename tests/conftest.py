@@ -72,6 +72,12 @@ def full_context(**answers) -> dict:
     return dict(prompt_for_config(context, no_input=True))
 
 
+# Files only one benchmark kind bakes ({module} is the package folder).
+KIND_FILES = {
+    "classification": ["data/sample.jsonl", "tests/test_params.py", "tests/test_predict.py"],
+}
+
+
 def expected_files(context: dict) -> set[str]:
     """Every file a bake must contain, as paths relative to the project folder.
 
@@ -88,7 +94,6 @@ def expected_files(context: dict) -> set[str]:
         "Makefile",
         "README.md",
         "pyproject.toml",
-        "data/sample.jsonl",
         "scripts/analyze_cache_hits.py",
         "scripts/validate_benchmark.py",
         *(
@@ -99,11 +104,7 @@ def expected_files(context: dict) -> set[str]:
                 "cache",
                 "cache_report",
                 "cli",
-                "data",
                 "identity",
-                "metrics",
-                "params",
-                "predict",
                 "report",
                 "runner",
                 "schema",
@@ -111,10 +112,10 @@ def expected_files(context: dict) -> set[str]:
                 "validation",
             )
         ),
-        *(
-            f"tests/{name}.py"
-            for name in ("conftest", "test_params", "test_predict", "test_runner")
-        ),
+        *(f"tests/{name}.py" for name in ("conftest", "test_identity", "test_runner")),
+        # Every kind has these four modules, each with its own content.
+        *(f"src/{module}/{name}.py" for name in ("data", "metrics", "params", "predict")),
+        *(path.format(module=module) for path in KIND_FILES[context["benchmark_kind"]]),
     }
     # Option-dependent files.
     if context["engine"] == "duckdb":

@@ -15,7 +15,12 @@ POSITIVE = ["great", "excellent", "fast", "reliable", "friendly", "delightful", 
 NEGATIVE = ["terrible", "slow", "broken", "rude", "awful", "noisy", "disappointing", "dirty"]
 NEUTRAL = ["arrived on Tuesday", "is blue", "was in the box", "has two buttons",
            "is about average size", "uses a standard charger", "opened at nine", "came with a manual"]
-OUT = Path(__file__).resolve().parent.parent / "{{cookiecutter.project_slug}}" / "data" / "sample.jsonl"
+OUT = (
+    Path(__file__).resolve().parent.parent
+    / "{{cookiecutter.project_slug}}"
+    / "data"
+    / "{% if cookiecutter.benchmark_kind == 'classification' %}sample.jsonl{% endif %}"
+)
 
 
 def sentence(rng, label):

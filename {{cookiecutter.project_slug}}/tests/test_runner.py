@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 from {{ cookiecutter.module_name }} import runner
-from {{ cookiecutter.module_name }}.data import load_items
 from {{ cookiecutter.module_name }}.tracking import run_metadata
 from {{ cookiecutter.module_name }}.validation import exit_code, validate
 
@@ -51,17 +50,3 @@ def test_cache_hits_in_a_new_process(tmp_path):
     assert len(runs) == 2
     assert runs[0][1] > 0 and runs[0][2] == 0
     assert runs[1][1] == 0 and runs[1][2] == runs[0][1]
-
-
-def test_a_bad_datapoint_is_an_error_row_and_the_run_goes_on(tmp_path, configurations):
-    data = tmp_path / "data.jsonl"
-    data.write_text('{"id": "a", "text": "great", "label": "positive"}\n{"id": "b"}\n')
-    db = tmp_path / "bench.db"
-    summary = runner.run(load_items(data), configurations, options(db))
-    assert summary.computed == 2 * len(configurations)
-    assert summary.failed == len(configurations)
-    errors = rows(db, "SELECT DISTINCT input_id, error_type FROM predictions WHERE error != ''")
-    assert errors == [("b", "ValueError")]
-    # Errors are not cached: the next run retries them, and only them.
-    again = runner.run(load_items(data), configurations, options(db))
-    assert (again.computed, again.reused) == (len(configurations), len(configurations))

@@ -7,7 +7,8 @@ from tabulate import tabulate
 
 from . import cache as result_cache
 from . import runner
-from .data import SAMPLE, load_items
+from .data import load_items
+from .metrics import PRIMARY
 from .params import EXPERIMENT, grid
 from .predict import PREDICT_VERSION
 from .schema import params_drift
@@ -46,7 +47,7 @@ def check_engine(engine: str) -> None:
 @app.command()
 def run(
     dev: bool = typer.Option(False, help=f"Development run: first items only, into {DEV_DB}."),
-    data: Path = typer.Option(SAMPLE, help="JSONL dataset to run over."),
+    data: Path = typer.Option(None, help="Dataset to run over (default: the bundled one)."),
     limit: int = typer.Option(None, help=f"Use the first N items (dev default: {DEV_LIMIT})."),
     experiment: str = typer.Option(EXPERIMENT, help="Experiment name recorded on every row."),
     db: Path = typer.Option(
@@ -101,7 +102,7 @@ def run(
         + (f", {summary.healed} results of a killed run recovered" if summary.healed else "")
         + (f", {summary.duplicates} duplicate datapoints skipped" if summary.duplicates else "")
     )
-    columns = ("config_id", "accuracy", "error_rate", "latency_p50", "n", "n_computed", "n_reused")
+    columns = ("config_id", PRIMARY, "error_rate", "latency_p50", "n", "n_computed", "n_reused")
     typer.echo(
         tabulate([{c: m[c] for c in columns} for m in summary.metrics], "keys", floatfmt=".4g")
     )

@@ -9,10 +9,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
+from .metrics import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
 
-METRIC_COLUMNS = ["accuracy", "error_rate", "n", "n_failed", "n_computed", "n_reused"]
 LATENCY_COLUMNS = ["latency_mean", "latency_p50", "latency_p95", "latency_p99"]
+# The kind's metrics (latencies get their own columns, in ms), then the counts.
+METRIC_COLUMNS = [m for m in HIGHER_IS_BETTER if m not in LATENCY_COLUMNS]
+METRIC_COLUMNS += ["n", "n_failed", "n_computed", "n_reused"]
 
 
 def latest_experiment_run(metrics: pd.DataFrame, experiment: str | None) -> tuple[str, str]:
@@ -30,14 +33,14 @@ def config_label(row: pd.Series, params: list[str]) -> str:
 
 
 def plot_metric(metrics: pd.DataFrame, labels: list[str], path: Path) -> None:
+    values = metrics[PRIMARY].astype(float)
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.5))
-    ax.barh(labels, metrics["accuracy"], color="tab:blue")
-    ax.set_xlabel("accuracy (fraction correct; failed datapoints count as wrong)")
-    ax.set_xlim(0, 1)
-    ax.set_title("Accuracy per configuration")
+    ax.barh(labels, values, color="tab:blue")
+    ax.set_xlabel(PRIMARY_LABEL)
+    ax.set_title(f"{PRIMARY.replace('_', ' ').capitalize()} per configuration")
     ax.invert_yaxis()
-    for y, value in enumerate(metrics["accuracy"]):
-        ax.text(min(value + 0.01, 0.9), y, f"{value:.3f}", va="center")
+    ax.bar_label(ax.containers[0], fmt="%.3g", padding=3)
+    ax.set_xlim(0, values.max() * 1.15 if values.max() > 0 else 1)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -70,14 +73,15 @@ def write_report(
         raise ValueError(f"{db} has no completed run to report: run the benchmark first")
     experiment, track_id = latest_experiment_run(metrics, experiment)
     metrics = metrics[metrics["track_id"] == track_id]
-    metrics = metrics.sort_values(["accuracy", "config_id"], ascending=[False, True])
+    ascending = not HIGHER_IS_BETTER.get(PRIMARY, True)
+    metrics = metrics.sort_values([PRIMARY, "config_id"], ascending=[ascending, True])
     metrics = metrics.reset_index(drop=True)  # best configuration first, in tables and plots
     run = predictions[predictions["track_id"] == track_id]
     params = sorted(c for c in metrics.columns if c.startswith("params_"))
     labels = [config_label(row, params) for _, row in metrics.iterrows()]
     folder = Path(out) / experiment
     folder.mkdir(parents=True, exist_ok=True)
-    plot_metric(metrics, labels, folder / "accuracy.png")
+    plot_metric(metrics, labels, folder / f"{PRIMARY}.png")
     plot_latency(run, list(metrics["config_id"]), labels, folder / "latency.png")
 
     latency_ms = metrics[LATENCY_COLUMNS] * 1000
@@ -106,7 +110,7 @@ def write_report(
             floatfmt=".4g",
         ),
         "",
-        "![Accuracy per configuration](accuracy.png)",
+        f"![{PRIMARY} per configuration]({PRIMARY}.png)",
         "",
         "## Latency",
         "",
