@@ -68,6 +68,16 @@ def test_exact_file_set(baked, answers):
 
 
 @pytest.mark.parametrize("answers", MATRIX)
+def test_no_empty_folders(baked, answers):
+    """Conditional file names can leave a folder empty: the post-generation hook prunes it."""
+    project = baked(answers)
+    empty = [
+        p.relative_to(project) for p in project.rglob("*") if p.is_dir() and not any(p.iterdir())
+    ]
+    assert not empty
+
+
+@pytest.mark.parametrize("answers", MATRIX)
 def test_no_jinja_leftovers(baked, answers):
     project = baked(answers)
     assert text_files(project), "no text file baked"
