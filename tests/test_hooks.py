@@ -162,14 +162,19 @@ NOT_YET = [
 ]
 
 
-@pytest.mark.parametrize(("name", "value"), NOT_YET)
-def test_not_available_yet_values_are_refused(tmp_path, capfd, name, value):
-    """Every choice that is offered but not in AVAILABLE is refused as "not available yet",
-    pointing at a value that works."""
-    message = refused_bake(tmp_path, capfd, **{name: value})
-    assert "not available yet" in message, message
-    assert value in message, message
-    assert any(ok in message for ok in AVAILABLE[name]), f"no working {name} suggested:\n{message}"
+# Once every offered value bakes there is nothing left to refuse (and no empty, skipped test).
+if NOT_YET:
+
+    @pytest.mark.parametrize(("name", "value"), NOT_YET)
+    def test_not_available_yet_values_are_refused(tmp_path, capfd, name, value):
+        """Every choice that is offered but not in AVAILABLE is refused as "not available yet",
+        pointing at a value that works."""
+        message = refused_bake(tmp_path, capfd, **{name: value})
+        assert "not available yet" in message, message
+        assert value in message, message
+        assert any(ok in message for ok in AVAILABLE[name]), (
+            f"no working {name} suggested:\n{message}"
+        )
 
 
 def test_prompts_flag_not_available_values():
