@@ -57,6 +57,10 @@ def run(
     workers: int = typer.Option(runner.WORKERS, help="Worker count for threads/processes."),
     engine: str = typer.Option(ENGINE, help="xetrack engine for the metrics table: sqlite/duckdb."),
     cache_errors: bool = typer.Option(False, help="Cache failed datapoints too (default: retry)."),
+    max_unsaved_seconds: float = typer.Option(
+        runner.RunOptions.max_unsaved_seconds,
+        help="Commit rows once they hold this much computation (0: commit every row).",
+    ),
     allow_dirty: bool = typer.Option(False, help="Run an experiment on uncommitted code."),
     allow_drift: bool = typer.Option(False, help="Run although params fields were renamed."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
@@ -93,6 +97,7 @@ def run(
         workers=workers,
         engine=engine,
         cache_errors=cache_errors,
+        max_unsaved_seconds=max_unsaved_seconds,
         progress=progress,
     )
     summary = runner.run(load_items(data, limit=limit), configurations, options)
