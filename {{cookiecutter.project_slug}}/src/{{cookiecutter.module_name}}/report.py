@@ -1,4 +1,9 @@
-"""The report: reports/<experiment>/README.md with metric tables and PNG plots."""
+"""The report: reports/<experiment>/README.md with metric tables and PNG plots.
+
+Every kind gets the main metric per configuration and the latency distribution; a kind's
+metrics.py may add its own plots with ``extra_plots(metrics, predictions, labels, folder)``,
+which writes PNGs into ``folder`` and returns their (title, file name) pairs.
+"""
 
 from pathlib import Path
 
@@ -9,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
+from . import metrics as kind_metrics  # noqa: E402
 from .metrics import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
 
@@ -83,6 +89,8 @@ def write_report(
     folder.mkdir(parents=True, exist_ok=True)
     plot_metric(metrics, labels, folder / f"{PRIMARY}.png")
     plot_latency(run, list(metrics["config_id"]), labels, folder / "latency.png")
+    extra_plots = getattr(kind_metrics, "extra_plots", None)
+    extra = extra_plots(metrics, run, labels, folder) if extra_plots else []
 
     latency_ms = metrics[LATENCY_COLUMNS] * 1000
     latency_ms.columns = [f"{c.removeprefix('latency_')} (ms)" for c in LATENCY_COLUMNS]
@@ -119,6 +127,7 @@ def write_report(
         "",
         "![Latency distribution per configuration](latency.png)",
         "",
+        *(line for title, name in extra for line in (f"## {title}", "", f"![{title}]({name})", "")),
         "## Errors",
         "",
     ]
