@@ -5,6 +5,7 @@ metrics.py may add its own plots with ``extra_plots(metrics, predictions, labels
 which writes PNGs into ``folder`` and returns their (title, file name) pairs.
 """
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -84,7 +85,9 @@ def write_report(
     metrics = metrics.reset_index(drop=True)  # best configuration first, in tables and plots
     run = predictions[predictions["track_id"] == track_id]
     params = sorted(c for c in metrics.columns if c.startswith("params_"))
-    labels = [config_label(row, params) for _, row in metrics.iterrows()]
+    # Plot labels: the params that differ between configurations, wrapped to keep plots wide.
+    varying = [c for c in params if metrics[c].nunique() > 1] or params
+    labels = [textwrap.fill(config_label(row, varying), 40) for _, row in metrics.iterrows()]
     folder = Path(out) / experiment
     folder.mkdir(parents=True, exist_ok=True)
     plot_metric(metrics, labels, folder / f"{PRIMARY}.png")
