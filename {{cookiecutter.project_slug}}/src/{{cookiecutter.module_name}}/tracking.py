@@ -221,4 +221,13 @@ def read_table(db: Path, table: str, engine: str = "sqlite"):
     if not table_exists(db, table):
         return None
     require_engine(engine)
-    return Reader(str(db), engine=engine, table=table).to_df()
+    try:
+        return Reader(str(db), engine=engine, table=table).to_df()
+    except Exception as error:  # duckdb is only importable in some projects: match by name
+        if type(error).__name__ != "TypeMismatchException":
+            raise
+        raise EngineUnavailable(
+            f"DuckDB cannot read table {table!r} of {db}: {str(error).splitlines()[0]} A column "
+            "holds values of two types (SQLite stores them; DuckDB refuses them). Read it with "
+            "--engine sqlite, and return one type per key from predict."
+        ) from None
