@@ -34,7 +34,7 @@ COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 # lists bakeable values: when a kind/engine/... starts to bake, add it here.
 AVAILABLE = {
     "python_version": ["3.11", "3.12", "3.13", "3.10"],
-    "benchmark_kind": ["classification"],
+    "benchmark_kind": ["classification", "sklearn"],
     "engine": ["sqlite", "duckdb"],
     "parallelism": ["none", "threads", "processes"],
 }
@@ -75,6 +75,12 @@ def full_context(**answers) -> dict:
 # Files only one benchmark kind bakes ({module} is the package folder).
 KIND_FILES = {
     "classification": ["data/sample.jsonl", "tests/test_params.py", "tests/test_predict.py"],
+    "sklearn": [
+        "src/{module}/models.py",
+        "tests/test_params.py",
+        "tests/test_predict.py",
+        "tests/test_models.py",
+    ],
 }
 
 

@@ -12,3 +12,17 @@ def items():
 @pytest.fixture
 def configurations():
     return grid()[:2]
+{%- if cookiecutter.benchmark_kind == "sklearn" %}
+
+
+@pytest.fixture(autouse=True)
+def models_dir(tmp_path, monkeypatch):
+    """Each test fits into its own model folder (also in the processes it starts)."""
+    from {{ cookiecutter.module_name }} import models
+
+    folder = tmp_path / "models"
+    monkeypatch.setenv("BENCHMARK_MODELS_DIR", str(folder))
+    monkeypatch.setattr(models, "MODELS_DIR", folder)
+    monkeypatch.setattr(models, "_loaded", {})
+    return folder
+{%- endif %}
