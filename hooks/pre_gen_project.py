@@ -26,7 +26,6 @@ CHOICES = {
     "parallelism": ("none", "threads", "processes"),
 }
 NOT_AVAILABLE_YET = {
-    ("benchmark_kind", "llm"): "the llm kind is not available yet; use classification",
     ("benchmark_kind", "throughput"): (
         "the throughput kind is not available yet; use classification"
     ),

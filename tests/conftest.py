@@ -34,7 +34,7 @@ COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 # lists bakeable values: when a kind/engine/... starts to bake, add it here.
 AVAILABLE = {
     "python_version": ["3.11", "3.12", "3.13", "3.10"],
-    "benchmark_kind": ["classification", "sklearn"],
+    "benchmark_kind": ["classification", "sklearn", "llm"],
     "engine": ["sqlite", "duckdb"],
     "parallelism": ["none", "threads", "processes"],
 }
@@ -75,6 +75,16 @@ def full_context(**answers) -> dict:
 # Files only one benchmark kind bakes ({module} is the package folder).
 KIND_FILES = {
     "classification": ["data/sample.jsonl", "tests/test_params.py", "tests/test_predict.py"],
+    "llm": [
+        "data/questions.jsonl",
+        "src/{module}/client.py",
+        "src/{module}/offline.py",
+        "src/{module}/prompts.py",
+        "tests/test_client.py",
+        "tests/test_metrics.py",
+        "tests/test_params.py",
+        "tests/test_predict.py",
+    ],
     "sklearn": [
         "src/{module}/models.py",
         "tests/test_params.py",

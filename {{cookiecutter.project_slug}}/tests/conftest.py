@@ -12,6 +12,15 @@ def items():
 @pytest.fixture
 def configurations():
     return grid()[:2]
+{%- if cookiecutter.benchmark_kind == "llm" %}
+
+
+@pytest.fixture(autouse=True)
+def offline_only(monkeypatch):
+    """No test reaches a network: the grid stays offline whatever the shell exports."""
+    for name in ("LLM_PROVIDER", "LLM_MODELS"):
+        monkeypatch.delenv(name, raising=False)
+{%- endif %}
 {%- if cookiecutter.benchmark_kind == "sklearn" %}
 
 
