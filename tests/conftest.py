@@ -120,6 +120,7 @@ def expected_files(context: dict) -> set[str]:
                 "cache",
                 "cache_report",
                 "cli",
+                "compare",
                 "identity",
                 "report",
                 "runner",
@@ -128,7 +129,10 @@ def expected_files(context: dict) -> set[str]:
                 "validation",
             )
         ),
-        *(f"tests/{name}.py" for name in ("conftest", "test_identity", "test_runner")),
+        *(
+            f"tests/{name}.py"
+            for name in ("conftest", "test_compare", "test_identity", "test_runner")
+        ),
         # Every kind has these four modules, each with its own content.
         *(f"src/{module}/{name}.py" for name in ("data", "metrics", "params", "predict")),
         *(path.format(module=module) for path in KIND_FILES[context["benchmark_kind"]]),

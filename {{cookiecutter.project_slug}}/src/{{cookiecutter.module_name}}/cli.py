@@ -194,6 +194,75 @@ def make_report(
     typer.echo(f"wrote {path}")
 
 
+@app.command("compare")
+def compare_runs(
+    a: str = typer.Argument(
+        None, help="Run A (baseline): run id, experiment name or git commit [default: see B]."
+    ),
+    b: str = typer.Argument(
+        None, help="Run B: same forms [default: the last two experiment runs are A and B]."
+    ),
+    db: Path = typer.Option(RESULTS_DB, help="Results db (B, and A unless --baseline-db)."),
+    baseline_db: Path = typer.Option(
+        None, help="Look A up in this db, e.g. a stored baseline [default A: its latest run]."
+    ),
+    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
+    threshold: float = typer.Option(
+        0.05, help="Relative change within which a metric is unchanged."
+    ),
+    metric_threshold: list[str] = typer.Option(
+        None, help="NAME=VALUE: the threshold of one metric (repeatable)."
+    ),
+    confidence: float = typer.Option(0.95, help="Level of the paired bootstrap interval."),
+    resamples: int = typer.Option(1000, help="Bootstrap resamples."),
+    seed: int = typer.Option(0, help="Bootstrap seed (same inputs, same answer)."),
+    gate: list[str] = typer.Option(
+        None,
+        help="Metric --fail-on-regression checks (name, glob or 'primary'; repeatable) "
+        "[default: every metric].",
+    ),
+    fail_on_regression: bool = typer.Option(
+        False, help="Exit 1 when a gated metric is significantly worse beyond its threshold."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+    as_markdown: bool = typer.Option(False, "--markdown", help="Print it as Markdown."),
+    plot: bool = typer.Option(True, help="Write a PNG: A vs B per configuration."),
+    png: Path = typer.Option(None, help="PNG path [default: reports/compare/A_vs_B.png]."),
+):
+    """Compare two runs metric by metric: better, worse or unchanged beyond noise."""
+    check_engine(engine)
+    from . import compare as comparing
+
+    thresholds = {}
+    for item in metric_threshold or []:
+        name, _, value = item.partition("=")
+        try:
+            thresholds[name] = float(value)
+        except ValueError:
+            typer.echo(f"--metric-threshold {item!r}: expected NAME=NUMBER", err=True)
+            raise typer.Exit(2) from None
+    options = comparing.Options(threshold, thresholds, confidence, resamples, seed)
+    try:
+        comparison = comparing.compare(db, a, b, baseline_db, engine, options)
+    except LookupError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    if plot:
+        a_id, b_id = comparison["a"]["track_id"], comparison["b"]["track_id"]
+        png = comparing.plot(comparison, png or Path("reports", "compare", f"{a_id}_vs_{b_id}.png"))
+        comparison["plot"] = str(png)
+    if as_json:
+        typer.echo(comparing.to_json(comparison, gate))
+    elif as_markdown:
+        typer.echo(comparing.markdown(comparison, gate, image=str(png) if plot else None))
+    else:
+        typer.echo(comparing.render(comparison, gate))
+    if plot and not as_json:
+        typer.echo(f"wrote {png}", err=True)
+    if fail_on_regression and comparing.regressions(comparison, gate):
+        raise typer.Exit(1)
+
+
 @app.command("clean-dev")
 def clean_dev():
     """Delete the dev db and its cache."""

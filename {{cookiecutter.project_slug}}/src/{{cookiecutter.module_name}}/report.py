@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from . import metrics as kind_metrics  # noqa: E402
+from .compare import report_section  # noqa: E402
 from .metrics import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
 
@@ -148,6 +149,7 @@ def write_report(
         f"({reused / max(len(run), 1):.1%}).",
         "",
     ]
+    lines += report_section(predictions, track_id, folder, db)  # when an earlier run exists
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path
