@@ -61,7 +61,7 @@ def plot_latency(
         predictions.loc[predictions["config_id"] == c, "latency"].dropna() * 1000 for c in configs
     ]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.5))
-    ax.boxplot(data, vert=False, showfliers=True)
+    ax.boxplot(data, orientation="horizontal", showfliers=True)
     ax.set_yticks(range(1, len(labels) + 1), labels)
     ax.set_xscale("log")  # a few slow datapoints would otherwise squash every box
     ax.set_xlabel("latency per datapoint (ms, log scale)")
