@@ -70,7 +70,7 @@ def test_run_then_rerun_computes_nothing_validates_and_reports(project, venv, ru
     folder = project / "reports" / "baseline"
     text = (folder / "README.md").read_text()
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
-    assert set(linked) == {"accuracy.png", "latency.png", "cost_vs_accuracy.png", "tokens.png"}
+    assert set(linked) >= {"accuracy.png", "latency.png", "cost_vs_accuracy.png", "tokens.png"}
     for name in linked:
         data = (folder / name).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 5000, name
@@ -134,7 +134,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             auth = self.headers.get("Authorization")
             status, reply = 503, {"error": {"message": f"overloaded (got {auth})"}}
         elif model == "slow" and not healthy:
-            time.sleep(0.6)  # past LLM_TIMEOUT: the client has given up
+            time.sleep(2.5)  # past LLM_TIMEOUT: the client has given up
         data = json.dumps(reply).encode()
         try:
             self.send_response(status)
@@ -150,10 +150,14 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 64  # the default 5 resets connections of 8 concurrent workers
+
+
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    httpd.daemon_threads = True
+    httpd = Server(("127.0.0.1", 0), FakeOpenAI)
     httpd.state = {
         "lock": threading.Lock(),
         "requests": [],
@@ -180,7 +184,7 @@ def test_the_real_adapter_against_a_local_openai_compatible_server(
         "LLM_MODELS": "good,flaky,down,slow",
         "LLM_BASE_URL": f"http://127.0.0.1:{server.server_port}/v1",
         "LLM_API_KEY": KEY,
-        "LLM_TIMEOUT": "0.3",
+        "LLM_TIMEOUT": "1",  # generous: a loaded machine must not time out "good"
         "LLM_MAX_RETRIES": "1",
         "LLM_BACKOFF": "0.01",
     }
