@@ -26,9 +26,7 @@ CHOICES = {
     "parallelism": ("none", "threads", "processes"),
 }
 NOT_AVAILABLE_YET = {
-    ("benchmark_kind", "throughput"): (
-        "the throughput kind is not available yet; use classification"
-    ),
+    # (option, value): "why, and which value to use instead", while a value does not bake yet
 }
 # Names a baked package must not take: importing the project would shadow them.
 TAKEN_NAMES = {

@@ -34,7 +34,7 @@ COOKIECUTTER_JSON = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())
 # lists bakeable values: when a kind/engine/... starts to bake, add it here.
 AVAILABLE = {
     "python_version": ["3.11", "3.12", "3.13", "3.10"],
-    "benchmark_kind": ["classification", "sklearn", "llm"],
+    "benchmark_kind": ["classification", "sklearn", "llm", "throughput"],
     "engine": ["sqlite", "duckdb"],
     "parallelism": ["none", "threads", "processes"],
 }
@@ -90,6 +90,14 @@ KIND_FILES = {
         "tests/test_params.py",
         "tests/test_predict.py",
         "tests/test_models.py",
+    ],
+    "throughput": [
+        "data/requests.jsonl",
+        "src/{module}/monitor.py",
+        "src/{module}/targets.py",
+        "tests/test_load.py",
+        "tests/test_params.py",
+        "tests/test_predict.py",
     ],
 }
 

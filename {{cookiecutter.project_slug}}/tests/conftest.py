@@ -21,6 +21,16 @@ def offline_only(monkeypatch):
     for name in ("LLM_PROVIDER", "LLM_MODELS"):
         monkeypatch.delenv(name, raising=False)
 {%- endif %}
+{%- if cookiecutter.benchmark_kind == "throughput" %}
+
+
+@pytest.fixture(autouse=True)
+def local_target_only(monkeypatch):
+    """No test reaches a network: the grid stays on the local target whatever the shell
+    exports (tests that need a server start their own on 127.0.0.1)."""
+    for name in ("LOAD_URL", "LOAD_CONCURRENCY", "LOAD_TARGET_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+{%- endif %}
 {%- if cookiecutter.benchmark_kind == "sklearn" %}
 
 

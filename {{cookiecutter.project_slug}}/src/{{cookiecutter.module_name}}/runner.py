@@ -13,13 +13,18 @@ How exactly-once holds:
   so a crash loses at most that much work, which is simply computed again on resume. Cache
   entries follow their rows in larger batches (``heal`` covers the gap), so even the per-row
   mode (``max_unsaved_seconds=0``) costs one commit per datapoint, not two.
+- Load levels: when Params has a ``concurrency`` field, each configuration is computed on its
+  own pool of that many workers, one configuration after another (``schedule``); recording
+  and caching are unchanged.
 """
 
+import dataclasses
 import itertools
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,6 +139,35 @@ def compute(
             for future in done:
                 yield running.pop(future), future.result()
             submit(len(done))
+
+
+def schedule(missing: list, options: RunOptions) -> Iterator[tuple[str, tuple[dict, float]]]:
+    """Yield (key, (result, seconds)) for every missing computation, as they finish.
+
+    Usually everything goes through one pool of ``options.workers`` (``compute``). A load test
+    needs each configuration measured on its own: when Params has a ``concurrency`` field, the
+    configurations run one after another, each through its own pool of exactly
+    ``params.concurrency`` workers (threads; processes if the run's parallelism is
+    ``processes``), so a level's requests overlap only with each other and its wall time is its
+    own (``--workers`` does not apply). If predict's module declares
+    ``level_monitor(params)``, a context manager yielding a function that annotates a result,
+    it is entered around each level in this process, never in a worker (e.g. to sample system
+    CPU and memory: xetrack's log_system_params crashes inside process pools). Results still
+    come back to this process, the only writer, and are recorded and cached as usual: a rerun
+    computes nothing, and a killed run resumes with the requests it had not finished.
+    """
+    if "concurrency" not in {f.name for f in dataclasses.fields(Params)}:
+        yield from compute(missing, options.parallelism, options.workers)
+        return
+    levels = defaultdict(list)  # configuration -> its tasks, in grid order
+    for key, (item, params) in missing:
+        levels[params].append((key, (item, params)))
+    pool = "processes" if options.parallelism == "processes" else "threads"
+    monitor = getattr(predict_module, "level_monitor", None)
+    for params, tasks in levels.items():
+        with monitor(params) if monitor else nullcontext(dict) as annotate:
+            for key, (result, seconds) in compute(tasks, pool, params.concurrency):
+                yield key, (annotate(result), seconds)
 
 
 class Recorder:
@@ -284,7 +318,7 @@ def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSumm
             counts_by_config[params][1] += 1
             summary.reused += 1
             bar.update()
-        for key, (result, seconds) in compute(missing, options.parallelism, options.workers):
+        for key, (result, seconds) in schedule(missing, options):
             item, params = work[key]
             failed = bool(result.get("error"))
             entry = None
