@@ -24,22 +24,34 @@ from {{ cookiecutter.module_name }}.tracking import run_metadata
 # --- the statistics -------------------------------------------------------------------------
 
 
+def judge(a, b, threshold=0.05, higher_is_better=True, seed=1, resamples=1000):
+    """(mark, reason, interval) of per-datapoint values ``a`` and ``b``, as compare decides."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    margin = threshold * abs(a.mean())
+    interval = compare.paired_bootstrap(a, b, resamples, seed, 0.95, margin)
+    mark, reason = compare.decide(
+        a.mean(), b.mean(), interval, threshold, higher_is_better, n=a.size
+    )
+    return mark, reason, interval
+
+
 def test_identical_values_give_a_zero_interval_and_no_significance():
     values = np.linspace(1.0, 2.0, 50)
-    interval = compare.paired_bootstrap(values, values.copy(), seed=1)
+    mark, reason, interval = judge(values, values.copy())
     assert (interval.diff, interval.low, interval.high) == (0.0, 0.0, 0.0)
-    assert interval.p_value == 1.0 and not interval.significant
-    assert compare.decide(1.5, 1.5, interval, 0.05, True, n=50) == ("unchanged", "equal")
+    assert interval.p_value == interval.p_beyond == 1.0
+    assert (mark, reason) == ("unchanged", "equal")
 
 
 def test_a_constant_shift_is_significant():
     a = np.linspace(1.0, 2.0, 50)
-    interval = compare.paired_bootstrap(a, a + 0.5, seed=1)
+    mark, reason, interval = judge(a, a + 0.5)
     assert interval.low == interval.high == pytest.approx(0.5)
-    assert interval.significant and interval.p_value < 0.01
+    assert interval.p_value < 0.01 and interval.p_beyond < 0.01
+    assert (mark, reason) == ("better", "significant")
 
 
-def test_the_bootstrap_is_reproducible_with_its_seed():
+def test_the_resampling_is_reproducible_with_its_seed():
     rng = np.random.default_rng(7)
     a, b = rng.normal(1, 0.2, 100), rng.normal(1.05, 0.2, 100)
     assert compare.paired_bootstrap(a, b, seed=3) == compare.paired_bootstrap(a, b, seed=3)
@@ -57,6 +69,19 @@ def test_the_interval_covers_the_true_shift():
     assert covered >= 34  # a 95% interval: about 38 of 40
 
 
+def test_the_permutation_p_value_is_uniform_under_noise():
+    """p is how often noise alone makes the difference: about 5% of noise runs fall below 0.05."""
+    rng = np.random.default_rng(12)
+    p_values = [
+        compare.paired_bootstrap(
+            rng.normal(1, 0.2, 50), rng.normal(1, 0.2, 50), 400, int(rng.integers(1e9))
+        ).p_value
+        for _ in range(300)
+    ]
+    assert 0.02 <= np.mean(np.array(p_values) < 0.05) <= 0.09
+    assert 0.4 <= np.mean(p_values) <= 0.6
+
+
 def noise_trials(n: int, jitter: float, trials: int = 300):
     """(mark, beyond threshold) of comparisons of two runs that differ by latency jitter only:
     both draw each datapoint's latency from one distribution."""
@@ -64,8 +89,7 @@ def noise_trials(n: int, jitter: float, trials: int = 300):
     for _ in range(trials):
         a = 1e-3 * rng.lognormal(0, jitter, n)
         b = 1e-3 * rng.lognormal(0, jitter, n)
-        interval = compare.paired_bootstrap(a, b, resamples=500, seed=int(rng.integers(1e9)))
-        mark, _ = compare.decide(a.mean(), b.mean(), interval, 0.05, False, n=n)
+        mark, _, _ = judge(a, b, higher_is_better=False, seed=int(rng.integers(1e9)), resamples=500)
         yield mark, compare.beyond_threshold(a.mean(), b.mean(), 0.05)
 
 
@@ -76,12 +100,36 @@ def test_noise_alone_does_not_flag_a_change():
 
 def test_noise_as_large_as_the_threshold_rarely_flags_a_change():
     """100 datapoints with 30% jitter: the mean's noise is about the threshold's size, so the
-    threshold alone is crossed often; the interval keeps those changes unchanged."""
+    threshold alone is crossed often; the rest of the rule keeps those changes unchanged."""
     trials = list(noise_trials(n=100, jitter=0.3))
     flagged = sum(mark != "unchanged" for mark, _ in trials)
     beyond = sum(beyond for _, beyond in trials)
     assert beyond > 0.15 * len(trials)  # the threshold alone would flag these
     assert flagged <= 0.01 * len(trials)
+
+
+def test_a_tail_percentile_of_few_datapoints_is_not_flagged_by_noise(monkeypatch):
+    """p99 of 60 datapoints is about their maximum: noise moves it beyond the threshold most of
+    the time, and its bootstrap interval is too narrow to rely on; the permutation test sees
+    that noise makes such changes."""
+    monkeypatch.setattr(
+        compare, "summary", lambda rows: {"p99": float(np.percentile([r["x"] for r in rows], 99))}
+    )
+    rng = np.random.default_rng(99)
+    options = compare.Options(resamples=400)
+    beyond = flagged = 0
+    for trial in range(30):
+        a = [{"x": x} for x in 1e-3 * rng.lognormal(0, 0.2, 60)]
+        b = [{"x": x} for x in 1e-3 * rng.lognormal(0, 0.2, 60)]
+        pa, pb = compare.summary(a)["p99"], compare.summary(b)["p99"]
+        if not compare.beyond_threshold(pa, pb, 0.05):
+            continue
+        beyond += 1
+        margin = math.copysign(0.05 * pa, pb - pa)
+        interval = compare.resample_summaries(a, b, {"p99": margin}, options, trial)["p99"]
+        flagged += compare.decide(pa, pb, interval, 0.05, False, n=60)[0] != "unchanged"
+    assert beyond >= 15  # of 30: the threshold alone would flag these
+    assert flagged == 0
 
 
 @pytest.mark.parametrize(
@@ -92,44 +140,41 @@ def test_a_real_change_is_marked_by_the_metric_direction(shift, higher_is_better
     rng = np.random.default_rng(5)
     a = rng.normal(1.0, 0.05, 200)
     b = a * (1 + shift) + rng.normal(0, 0.01, 200)
-    interval = compare.paired_bootstrap(a, b, seed=1)
-    mark, reason = compare.decide(a.mean(), b.mean(), interval, 0.05, higher_is_better, n=200)
+    mark, reason, _ = judge(a, b, higher_is_better=higher_is_better)
     assert (mark, reason) == (expected, "significant")
 
 
-def test_a_significant_change_within_the_threshold_is_unchanged():
+def test_a_certain_change_within_the_threshold_is_unchanged():
     a = np.linspace(1.0, 2.0, 200)
     b = a * 1.02  # certain, but only 2%
-    interval = compare.paired_bootstrap(a, b, seed=1)
-    assert interval.significant
-    assert compare.decide(a.mean(), b.mean(), interval, 0.05, True, n=200) == (
-        "unchanged",
-        "within 5%",
-    )
-    assert compare.decide(a.mean(), b.mean(), interval, 0.01, True, n=200)[0] == "better"
+    mark, reason, interval = judge(a, b)
+    assert interval.low > 0 and interval.p_value < 0.01
+    assert (mark, reason) == ("unchanged", "within 5%")
+    assert judge(a, b, threshold=0.01)[0] == "better"
 
 
 def test_a_large_change_noise_could_make_is_unchanged():
     a = np.array([0.0, 1.0] * 5)
     b = a.copy()
-    b[1] = 0.0  # one datapoint of ten flips: -20%, but not significant
-    interval = compare.paired_bootstrap(a, b, seed=1)
-    mark, reason = compare.decide(a.mean(), b.mean(), interval, 0.05, True, n=10)
-    assert mark == "unchanged" and reason.startswith("not significant")
+    b[1] = 0.0  # one datapoint of ten flips: -20%, which noise makes
+    assert judge(a, b)[:2] == ("unchanged", "noise")
 
 
 def test_the_interval_must_clear_the_threshold():
     rng = np.random.default_rng(3)
-    a = rng.normal(1.0, 0.3, 40)
-    b = a * 1.08 + rng.normal(0, 0.3, 40)  # +8%, but the interval reaches below +5%
-    interval = compare.paired_bootstrap(a, b, seed=1)
+    a = rng.normal(0, 0.3, 40) + 1.0
+    a += 1.0 - a.mean()
+    d = rng.normal(0, 0.3, 40)
+    b = a + d - d.mean() + 0.08  # +8% exactly, but the interval reaches below +5%
+    mark, reason, interval = judge(a, b)
     assert interval.low < 0.05 * abs(a.mean())
-    assert compare.decide(a.mean(), b.mean(), interval, 0.05, True, n=40)[0] == "unchanged"
+    assert (mark, reason) == ("unchanged", "noise")
 
 
 def test_too_few_datapoints_and_missing_values():
-    interval = compare.Interval(1.0, 1.0, 1.0, 0.001)
+    interval = compare.Interval(1.0, 1.0, 1.0, 0.001, 0.001)
     assert compare.decide(1.0, 2.0, interval, 0.05, True, n=3)[0] == "unchanged"
+    assert compare.decide(1.0, 2.0, interval, 0.05, True, n=5)[0] == "better"
     assert compare.decide(None, 2.0, interval, 0.05, True)[0] == "n/a"
     assert compare.known(math.nan) is None and compare.known(0.0) == 0.0
     assert compare.ratio_and_change(0.0, 0.1) == (None, None)

@@ -10,11 +10,12 @@ compared as that computation. For each configuration in both runs, over its pair
   averaged over the pairs where neither run failed, tested on the paired differences.
 
 A metric is *better* or *worse* only when its relative change is beyond the threshold AND the
-paired bootstrap interval of B - A (datapoints resampled with a fixed seed) lies beyond the
-threshold too, with p < 1 - confidence: a change noise could make, or one that could be within
-the threshold, is *unchanged*. So noise alone does not flag a change, even with many metrics x
-configurations tested at once. Datapoints that failed in either run are listed, never dropped
-silently.
+paired bootstrap interval of B - A (datapoints resampled, fixed seed) lies beyond it too AND
+noise rarely makes a difference as large as the change's excess over the threshold (a paired
+permutation test, A and B swapped within random pairs: p < 1 - confidence). Otherwise it is
+*unchanged*: a change noise could make, or one that could be within the threshold. So noise
+alone does not flag a change, even with many metrics x configurations tested at once.
+Datapoints that failed in either run are listed, never dropped silently.
 
 Built on the kind's metrics interface only (metrics.py), so it works for every benchmark kind.
 """
@@ -80,57 +81,78 @@ class Options:
 
 @dataclass(frozen=True)
 class Interval:
-    """Bootstrap interval of a difference B - A at ``confidence``, and its two-sided p-value."""
+    """A difference B - A, with its noise: a bootstrap interval at ``confidence`` and two
+    p-values of a paired permutation test (A and B swapped within random pairs: what noise
+    alone makes). ``p_value``: how often noise makes a difference as large; ``p_beyond``: how
+    often noise makes one as large as the difference's excess over the threshold's margin."""
 
     diff: float
     low: float
     high: float
     p_value: float
+    p_beyond: float
     confidence: float = CONFIDENCE
     resamples: int = 0
-
-    @property
-    def significant(self) -> bool:
-        """The interval excludes 0 and p < 1 - confidence (both: the percentile interval of a
-        skewed statistic, a tail percentile say, can exclude 0 by its lumpiness alone)."""
-        excludes_zero = self.low > 0 or self.high < 0
-        return excludes_zero and self.p_value < 1 - self.confidence
 
 
 # --- statistics ---------------------------------------------------------------------------
 
 
-def interval_from(diff: float, boot: np.ndarray, confidence: float) -> Interval:
-    """Percentile interval of bootstrap differences; p from the distribution shifted to 0."""
+def at_least(values: np.ndarray, size: float) -> int:
+    """How many of ``values`` are at least ``size`` away from 0 (NaN: never)."""
+    if size <= 0:
+        return int(np.count_nonzero(~np.isnan(values)))
+    return int(np.count_nonzero(np.abs(values) >= size * (1 - 1e-9)))  # ties count
+
+
+def interval_from(
+    diff: float,
+    boot: np.ndarray,
+    permuted: np.ndarray,
+    margin: float,
+    confidence: float,
+) -> Interval:
+    """``Interval`` of ``diff`` from bootstrap and permutation differences (NaN: undefined)."""
+    drawn = len(permuted)
+    p_value = min(1.0, (at_least(permuted, abs(diff)) + 1) / (drawn + 1))
+    p_beyond = min(1.0, (at_least(permuted, abs(diff) - abs(margin)) + 1) / (drawn + 1))
     boot = boot[~np.isnan(boot)]
-    if boot.size == 0:
-        return Interval(diff, float("nan"), float("nan"), 1.0, confidence, 0)
-    low, high = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
-    extreme = np.count_nonzero(np.abs(boot - diff) >= abs(diff))
-    p_value = min(1.0, (extreme + 1) / (boot.size + 1))
-    return Interval(float(diff), float(low), float(high), float(p_value), confidence, boot.size)
+    low, high = (
+        np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
+        if boot.size
+        else (np.nan, np.nan)
+    )
+    return Interval(float(diff), float(low), float(high), p_value, p_beyond, confidence, int(drawn))
 
 
 def paired_bootstrap(
-    a, b, resamples: int = RESAMPLES, seed=0, confidence: float = CONFIDENCE
+    a,
+    b,
+    resamples: int = RESAMPLES,
+    seed=0,
+    confidence: float = CONFIDENCE,
+    margin: float = 0.0,
 ) -> Interval:
-    """Interval of mean(b - a) over paired values, resampling the pairs ``resamples`` times."""
+    """Mean of b - a over paired values: bootstrap interval (pairs resampled ``resamples``
+    times) and sign-flip permutation p-values (each pair's difference negated at random)."""
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     if d.size == 0:
         raise ValueError("no paired values")
     mean = float(d.mean())
-    if np.all(d == d[0]):  # no spread: every resample has the same mean
-        return interval_from(mean, np.full(resamples, mean), confidence)
     rng = np.random.default_rng(seed)
     chunk = max(1, 2_000_000 // d.size)  # bounded memory for large datasets
-    means = [
-        d[rng.integers(0, d.size, size=(min(chunk, resamples - start), d.size))].mean(axis=1)
-        for start in range(0, resamples, chunk)
-    ]
-    return interval_from(mean, np.concatenate(means), confidence)
+    boot, flipped = [], []
+    for start in range(0, resamples, chunk):
+        size = (min(chunk, resamples - start), d.size)
+        if np.all(d == d[0]):  # no spread: every resample has the same mean
+            boot.append(np.full(size[0], mean))
+        else:
+            boot.append(d[rng.integers(0, d.size, size=size)].mean(axis=1))
+        flipped.append((d * rng.choice((-1.0, 1.0), size=size)).mean(axis=1))
+    return interval_from(mean, np.concatenate(boot), np.concatenate(flipped), margin, confidence)
 
 
-def bootstrap_summaries(
+def resample_summaries(
     results_a: list[dict],
     results_b: list[dict],
     margins: dict[str, float],
@@ -138,39 +160,62 @@ def bootstrap_summaries(
     seed,
     batch: int = 100,
 ) -> dict[str, Interval]:
-    """Intervals of summarize(B) - summarize(A) for the metrics of ``margins``, resampling the
-    paired datapoints (each resample costs two summarize calls).
+    """``Interval`` of summarize(B) - summarize(A) for each metric of ``margins``.
 
-    ``margins`` maps each metric to the signed change its interval must clear to matter
-    (threshold x A, with the sign of the change). Resampling stops early once every metric is
-    settled: more resamples on the wrong side of its margin than the interval's tail holds (the
-    full run could not clear it either: unchanged), or none in the first ``SETTLED`` (a tail of
-    1 - confidence would have shown by then). Intervals then use the resamples drawn so far.
+    Each round draws a bootstrap resample of the paired datapoints and a permutation (A and B
+    swapped within random pairs): two summarize calls each. ``margins`` maps each metric to
+    the change its interval must clear to matter (threshold x A, signed like the change).
+    Rounds stop early once every metric is settled: surely unchanged (more resamples on the
+    wrong side of its margin than the interval's tail holds, or enough permutations beyond its
+    excess for p >= 1 - confidence: the full run could not say otherwise), or none of either
+    in the first ``SETTLED`` rounds. Intervals then use the rounds drawn so far.
     """
     names = list(margins)
     point_a, point_b = summary(results_a), summary(results_b)
+    observed = [point_b[name] - point_a[name] for name in names]
     n, total = len(results_a), options.resamples
     tail = math.ceil((total - 1) * (1 - options.confidence) / 2) + 1
+    not_significant = math.ceil((1 - options.confidence) * (total + 1) - 1)
     rng = np.random.default_rng(seed)
     boot = np.full((total, len(names)), np.nan)
+    permuted = np.full((total, len(names)), np.nan)
+
+    def differences(sa: dict, sb: dict) -> list[float]:
+        return [
+            np.nan if sa.get(name) is None or sb.get(name) is None else sb[name] - sa[name]
+            for name in names
+        ]
+
     drawn = 0
     while drawn < total:
         for r in range(drawn, min(drawn + batch, total)):
             picked = rng.integers(0, n, size=n)
-            sa = summary([results_a[i] for i in picked])
-            sb = summary([results_b[i] for i in picked])
-            for j, name in enumerate(names):
-                if sa.get(name) is not None and sb.get(name) is not None:
-                    boot[r, j] = sb[name] - sa[name]
+            boot[r] = differences(
+                summary([results_a[i] for i in picked]), summary([results_b[i] for i in picked])
+            )
+            swap = rng.random(n) < 0.5
+            pairs = list(zip(results_a, results_b, swap, strict=True))
+            permuted[r] = differences(
+                summary([y if s else x for x, y, s in pairs]),
+                summary([x if s else y for x, y, s in pairs]),
+            )
         drawn = min(drawn + batch, total)
-        wrong_side = [
-            np.count_nonzero(boot[:drawn, j] <= m if m >= 0 else boot[:drawn, j] >= m)
-            for j, m in enumerate(margins.values())
-        ]
-        if all(w >= tail or (w == 0 and drawn >= SETTLED) for w in wrong_side):
+        settled = []
+        for j, margin in enumerate(margins.values()):
+            column = boot[:drawn, j]
+            wrong = np.count_nonzero(column <= margin if margin >= 0 else column >= margin)
+            beyond = at_least(permuted[:drawn, j], abs(observed[j]) - abs(margin))
+            settled.append(
+                wrong >= tail
+                or beyond >= not_significant
+                or (wrong == 0 and beyond == 0 and drawn >= SETTLED)
+            )
+        if all(settled):
             break
     return {
-        name: interval_from(point_b[name] - point_a[name], boot[:drawn, j], options.confidence)
+        name: interval_from(
+            observed[j], boot[:drawn, j], permuted[:drawn, j], margins[name], options.confidence
+        )
         for j, name in enumerate(names)
     }
 
@@ -186,11 +231,13 @@ def share(value: float) -> str:
 def decide(
     a, b, interval: Interval | None, threshold: float, higher_is_better: bool, n: int = MIN_PAIRS
 ) -> tuple[str, str]:
-    """(mark, reason): better/worse only for a change beyond the threshold with confidence.
+    """(mark, reason): better/worse only for a change beyond the threshold, beyond noise.
 
-    The point change must be beyond ``threshold`` (relative to A), and the bootstrap interval of
-    B - A must lie entirely beyond it and be significant (p < 1 - confidence). A change that
-    noise could produce, or that could be within the threshold, is *unchanged*.
+    Three conditions, all needed: the change is beyond ``threshold`` (relative to A); its
+    bootstrap interval lies beyond the threshold too; and noise (the paired permutations)
+    rarely makes a difference as large as the change's excess over the threshold
+    (p_beyond < 1 - confidence). The permutation test holds for any statistic, a tail
+    percentile of few datapoints included, where a bootstrap interval is too narrow.
     """
     if a is None or b is None:
         return NO_VALUE, "no value"
@@ -200,11 +247,12 @@ def decide(
         return UNCHANGED, f"within {share(threshold)}"
     if n < MIN_PAIRS:
         return UNCHANGED, f"fewer than {MIN_PAIRS} datapoints"
-    if interval is None or not interval.significant:
-        return UNCHANGED, "not significant"
+    if interval is None:
+        return UNCHANGED, "not tested"
     margin = threshold * abs(a)
-    if not (interval.low > margin or interval.high < -margin):
-        return UNCHANGED, f"not significantly beyond {share(threshold)}"
+    clears = interval.low > margin or interval.high < -margin
+    if not clears or interval.p_beyond >= 1 - interval.confidence:
+        return UNCHANGED, "noise"
     return (BETTER if (b > a) == higher_is_better else WORSE), "significant"
 
 
@@ -396,6 +444,7 @@ def metric_entry(name, per, higher, a, b, threshold, interval=None, n=0, mark=No
         "diff": None if interval is None else plain(interval.diff),
         "ci": None if interval is None else [plain(interval.low), plain(interval.high)],
         "p_value": None if interval is None else plain(interval.p_value),
+        "p_beyond": None if interval is None else plain(interval.p_beyond),
         "resamples": None if interval is None else interval.resamples,
         "n": n,
         "mark": mark,
@@ -462,7 +511,7 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
         threshold = options.threshold_for(name)
         if a is not None and b is not None and a != b and beyond_threshold(a, b, threshold):
             margins[name] = math.copysign(threshold * abs(a), b - a)
-    intervals = bootstrap_summaries(results_a, results_b, margins, options, seed) if margins else {}
+    intervals = resample_summaries(results_a, results_b, margins, options, seed) if margins else {}
     metrics = [
         metric_entry(
             name,
@@ -491,8 +540,9 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
             metrics.append(metric_entry(name, "datapoint", higher, None, None, None))
             continue
         a, b = (np.asarray(side, dtype=float) for side in zip(*pairs, strict=True))
-        interval = paired_bootstrap(a, b, options.resamples, seed, options.confidence)
         threshold = options.threshold_for(name)
+        margin = threshold * abs(a.mean())
+        interval = paired_bootstrap(a, b, options.resamples, seed, options.confidence, margin)
         metrics.append(
             metric_entry(
                 name, "datapoint", higher, a.mean(), b.mean(), threshold, interval, len(pairs)
@@ -626,6 +676,7 @@ def table_rows(comparison: dict, strong=lambda text: text) -> list[list[str]]:
     for config in comparison["configurations"]:
         for i, m in enumerate(config["metrics"]):
             mark = strong(m["mark"]) if m["mark"] in (WORSE, BETTER) else m["mark"]
+            mark += " (noise)" if m["reason"] == "noise" else ""
             first = i == 0
             rows.append(
                 [
@@ -695,13 +746,15 @@ def method(comparison: dict) -> str:
     options = comparison["options"]
     own = options["thresholds"] or getattr(kind, "THRESHOLDS", {})
     own = " (or the metric's own)" if own else ""
+    alpha = f"{1 - options['confidence']:.2g}"
     return (
         f"Datapoints paired by input_id + config_id. Better/worse: the change is beyond "
-        f"{share(options['threshold'])}{own} of A with {share(options['confidence'])} "
-        f"confidence (paired bootstrap interval of B - A beyond the threshold, p < "
-        f"{1 - options['confidence']:.2g}; {options['resamples']} resamples, seed "
-        f"{options['seed']}); else unchanged. CI and change are relative to A; per-datapoint "
-        "metrics average the pairs where neither run failed."
+        f"{share(options['threshold'])}{own} of A, its {share(options['confidence'])} paired "
+        f"bootstrap interval (CI) too, and noise rarely makes its excess over the threshold "
+        f"(paired permutation test, p < {alpha}; {options['resamples']} resamples, seed "
+        f"{options['seed']}). Else unchanged, '(noise)' when beyond the threshold. Change and "
+        "CI are relative to A; p: noise making a difference as large. Per-datapoint metrics "
+        "average the pairs where neither run failed."
     )
 
 
