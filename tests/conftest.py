@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +37,7 @@ AVAILABLE = {
     "python_version": ["3.11", "3.12", "3.13", "3.10"],
     "benchmark_kind": ["classification", "sklearn", "llm", "throughput"],
     "engine": ["sqlite", "duckdb"],
-    "parallelism": ["none", "threads", "processes"],
+    "parallelism": ["none", "threads", "processes", "dask"],
 }
 DEFAULT_MODULE = "my_benchmark"
 DEFAULT_SLUG = "my-benchmark"
@@ -148,6 +149,8 @@ def expected_files(context: dict) -> set[str]:
     # Option-dependent files.
     if context["engine"] == "duckdb":
         files.add(f"src/{module}/duckdb_setup.py")
+    if context["parallelism"] == "dask":
+        files.update({f"src/{module}/cluster.py", "tests/test_cluster.py"})
     return files
 
 
@@ -389,3 +392,53 @@ def default_project(tmp_path_factory, shared_python) -> Path:
     project = bake(tmp_path_factory.mktemp("default"))
     install_into(shared_python, project)
     return project
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def report_images(folder: Path, min_size=(200, 100), min_bytes=5000) -> set[str]:
+    """The PNGs the report in ``folder`` links, each checked to be a real, non-empty image."""
+    linked = set(re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", (folder / "README.md").read_text()))
+    assert linked, "the report shows no plot"
+    for name in linked:
+        data = (folder / name).read_bytes()
+        assert data[:8] == PNG_MAGIC, f"{name} is not a PNG"
+        assert len(data) > min_bytes, f"{name} is {len(data)} bytes: an empty plot?"
+        width, height = struct.unpack(">II", data[16:24])
+        assert width >= min_size[0] and height >= min_size[1], f"{name} is {width}x{height}"
+    return linked
+
+
+def readme_mentions(project: Path, words) -> list[str]:
+    """Which of ``words`` the baked README mentions (a kind's README names no other kind)."""
+    text = (project / "README.md").read_text().lower()
+    return [word for word in words if word.lower() in text]
+
+
+def run_results_commands(project: Path, python: Path, cwd: Path | None = None):
+    """Run, as a user would, every command the README's "Looking at the results" shows.
+
+    Each `xt` line must succeed and print a table; returns ({line: output}, the output of the
+    Python example).
+    """
+    text = (project / "README.md").read_text()
+    section = text.split("## Looking at the results", 1)[1].split("\n## ", 1)[0]
+    shell = re.search(r"```bash\n(.*?)```", section, re.S).group(1).strip().splitlines()
+    example = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(shell) >= 4 and all(line.startswith("xt ") for line in shell), shell
+    outputs = {}
+    for line in shell:
+        done = subprocess.run(
+            f"{python.parent}/{line}",
+            shell=True,
+            cwd=cwd or project,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        assert "Traceback" not in done.stderr, f"{line}\n{done.stderr}"
+        assert done.stdout.count("\n") >= 3, f"{line} printed almost nothing:\n{done.stdout}"
+        outputs[line] = done.stdout
+    return outputs, run([str(python), "-c", example], cwd=cwd or project).stdout

@@ -9,7 +9,6 @@ assert on those records. The parallelism variants reuse the shared environment
 
 import re
 import shutil
-import struct
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from conftest import (
     install_into,
     make,
     option_matrix,
+    report_images,
     run,
     run_counts,
     runs_in_order,
@@ -147,17 +147,8 @@ def test_make_report_writes_markdown_and_plots(project, runs):
     folder = project / "reports" / "baseline"
     readme = folder / "README.md"
     assert readme.exists(), sorted(p.name for p in folder.parent.rglob("*"))
-    pngs = sorted(folder.glob("*.png"))
-    assert pngs, "no plot written"
-    linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", readme.read_text())
-    assert linked, "the report shows no plot"
-    assert {folder / name for name in linked} <= set(pngs), f"broken image links: {linked}"
-    for png in pngs:
-        data = png.read_bytes()
-        assert data[:8] == PNG_MAGIC, f"{png.name} is not a PNG"
-        assert len(data) > 5000, f"{png.name} is {len(data)} bytes: an empty plot?"
-        width, height = struct.unpack(">II", data[16:24])
-        assert width >= 200 and height >= 100, f"{png.name} is {width}x{height}"
+    linked = report_images(folder)
+    assert linked == {p.name for p in folder.glob("*.png")}, "a plot is written but not shown"
 
 
 def test_seed_scripts_work_on_the_results(project, venv_python, runs):

@@ -5,8 +5,6 @@ never stored); the README's "Looking at the results" commands work for this kind
 
 import json
 import re
-import struct
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +17,11 @@ from conftest import (
     db_rows,
     install_into,
     make,
+    readme_mentions,
+    report_images,
     run,
     run_counts,
+    run_results_commands,
 )
 
 pytestmark = pytest.mark.e2e
@@ -69,37 +70,16 @@ def test_run_then_rerun_computes_nothing_validates_and_reports(project, venv, ru
     make(project, "report", venv)
     folder = project / "reports" / "baseline"
     text = (folder / "README.md").read_text()
-    linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
-    assert set(linked) >= {"accuracy.png", "latency.png", "cost_vs_accuracy.png", "tokens.png"}
-    for name in linked:
-        data = (folder / name).read_bytes()
-        assert data[:8] == PNG_MAGIC and len(data) > 5000, name
-        width, height = struct.unpack(">II", data[16:24])
-        assert width >= 200 and height >= 100, (name, width, height)
+    linked = report_images(folder)
+    assert linked >= {"accuracy.png", "latency.png", "cost_vs_accuracy.png", "tokens.png"}
     for column in ("cost_per_correct", "tokens_mean", "error_rate_timeout", "exact_match"):
         assert column in text
 
 
 def test_the_readme_results_commands_work(project, shared_python, runs):
-    text = (project / "README.md").read_text()
-    for other in ("lexicon", "sentiment", "classification", "sklearn", "scikit", "load test"):
-        assert other not in text.lower(), f"the llm README mentions {other!r}"
-    section = text.split("## Looking at the results", 1)[1].split("\n## ", 1)[0]
-    shell = re.search(r"```bash\n(.*?)```", section, re.S).group(1).strip().splitlines()
-    python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    assert len(shell) >= 4 and all(line.startswith("xt ") for line in shell)
-    for line in shell:
-        done = subprocess.run(
-            f"{shared_python.parent}/{line}",
-            shell=True,
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0 and "Traceback" not in done.stderr, (line, done.stderr)
-        assert done.stdout.count("\n") >= 3, f"{line} printed almost nothing:\n{done.stdout}"
-    out = run([str(shared_python), "-c", python], cwd=project).stdout
+    others = ("lexicon", "sentiment", "classification", "sklearn", "scikit", "load test")
+    assert not readme_mentions(project, others), "the llm README mentions another kind"
+    _, out = run_results_commands(project, shared_python)
     assert "cot-v1" in out and "accuracy" in out and "capitals" in out, out
 
 

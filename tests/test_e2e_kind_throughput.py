@@ -8,7 +8,6 @@ import hashlib
 import json
 import re
 import struct
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +20,10 @@ from conftest import (
     db_rows,
     install_into,
     make,
+    readme_mentions,
     run,
     run_counts,
+    run_results_commands,
     runs_in_order,
 )
 
@@ -109,25 +110,9 @@ def test_run_then_rerun_sends_nothing_validates_and_reports(project, venv, runs)
 
 
 def test_the_readme_results_commands_work(project, shared_python, runs):
-    text = (project / "README.md").read_text()
-    for other in ("lexicon", "sentiment", "sklearn", "llm", "classif", "prompt"):
-        assert other not in text.lower(), f"the throughput README mentions {other!r}"
-    section = text.split("## Looking at the results", 1)[1].split("\n## ", 1)[0]
-    shell = re.search(r"```bash\n(.*?)```", section, re.S).group(1).strip().splitlines()
-    python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    assert len(shell) >= 4 and all(line.startswith("xt ") for line in shell)
-    for line in shell:
-        done = subprocess.run(
-            f"{shared_python.parent}/{line}",
-            shell=True,
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0 and "Traceback" not in done.stderr, (line, done.stderr)
-        assert done.stdout.count("\n") >= 3, f"{line} printed almost nothing:\n{done.stdout}"
-    out = run([str(shared_python), "-c", python], cwd=project).stdout
+    others = ("lexicon", "sentiment", "sklearn", "llm", "classif", "prompt")
+    assert not readme_mentions(project, others), "the throughput README mentions another kind"
+    _, out = run_results_commands(project, shared_python)
     assert "concurrency" in out and "requests_per_s" in out and "p99_ms" in out, out
     lines = [line for line in out.splitlines() if re.match(r"^│\s*local\s*│", line)]
     assert len(lines) == len(LEVELS), out  # one line per level: the run that measured it

@@ -1,15 +1,12 @@
 """Validation gate, schema drift, dev vs experiment phases, report and the README's commands."""
 
 import json
-import re
 import shutil
 import sqlite3
-import struct
-import subprocess
 
 import pytest
 
-from conftest import bake, install_into, run
+from conftest import bake, install_into, report_images, run, run_results_commands
 
 pytestmark = pytest.mark.e2e
 MODULE = "validation_gate"
@@ -188,12 +185,8 @@ def test_dev_rows_never_reach_experiment_reports(shared_python, project, cli, tm
     assert experiment_run in report
     for section in ("## Configurations", "## Metrics", "## Latency", "## Errors", "## Cache"):
         assert section in report
-    for png in ("accuracy.png", "latency.png"):
-        assert f"]({png})" in report
-        data = (work / "reports" / "baseline" / png).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
-        width, height = struct.unpack(">II", data[16:24])
-        assert width >= 600 and height >= 300
+    linked = report_images(work / "reports" / "baseline", min_size=(600, 300), min_bytes=10_000)
+    assert linked >= {"accuracy.png", "latency.png"}
     cli("clean-dev", cwd=work)
     assert not (work / "dev.db").exists() and not (work / ".cache" / "dev").exists()
 
@@ -231,15 +224,6 @@ def test_experiments_refuse_a_dirty_tree_and_report_code_changes(project, cli, t
     assert "EXPERIMENT.md" in changed.stdout
 
 
-def readme_commands(project):
-    """The shell and Python examples of the README's "Looking at the results" section."""
-    text = (project / "README.md").read_text()
-    section = text.split("## Looking at the results", 1)[1].split("\n## ", 1)[0]
-    shell = re.search(r"```bash\n(.*?)```", section, re.S).group(1).strip().splitlines()
-    python = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    return shell, python
-
-
 def test_every_results_command_in_the_readme_works(shared_python, project, cli, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(
@@ -247,19 +231,7 @@ def test_every_results_command_in_the_readme_works(shared_python, project, cli, 
     )
     cli("run", "--limit", "10", "--no-progress", cwd=work)
     cli("run", "--limit", "10", "--no-progress", cwd=work)
-    shell, python = readme_commands(work)
-    assert len(shell) >= 4 and all(line.startswith("xt ") for line in shell)
-    bin_dir = shared_python.parent
-    for line in shell:
-        done = subprocess.run(
-            f"{bin_dir}/{line}", shell=True, cwd=work, capture_output=True, text=True, check=False
-        )
-        assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
-        assert "Traceback" not in done.stderr
-        assert done.stdout.count("\n") >= 3, f"{line} printed almost nothing:\n{done.stdout}"
-    head = subprocess.run(
-        f"{bin_dir}/{shell[0]}", shell=True, cwd=work, capture_output=True, text=True, check=True
-    ).stdout
+    outputs, out = run_results_commands(work, shared_python)
+    head = next(iter(outputs.values()))
     assert "params_lexicon" in head and "cache_key" in head
-    done = run([str(shared_python), "-c", python], cwd=work)
-    assert "extended" in done.stdout and "accuracy" in done.stdout
+    assert "extended" in out and "accuracy" in out
