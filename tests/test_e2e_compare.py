@@ -9,14 +9,18 @@ the baked ``predict`` (functools.wraps keeps its identity; PREDICT_VERSION is se
 - ``noise``: other jitter only (another PREDICT_VERSION, so it computes everything again);
 - ``rerun``: base again, same version: every row is a cache hit of base;
 - ``subset``: base's version, without the first configuration and with one more.
+
+Then the baked CI workflow's optional baseline step runs as CI would, on fresh dev runs.
 """
 
 import json
 import random
 import re
+import shutil
 import sqlite3
 
 import pytest
+import yaml
 
 from conftest import bake, install_into, make, run
 
@@ -193,21 +197,41 @@ def test_a_configuration_in_one_run_is_listed(project, shared_python, runs):
     assert "only in A" in text and "only in B" in text
 
 
-def test_make_compare_defaults_to_the_last_two_runs(project, shared_python, runs):
+def test_make_compare_takes_the_last_two_runs_or_a_and_b(project, shared_python, runs):
     venv = f"VENV={shared_python.parent.parent}"
     done = make(
         project, "compare", venv, "DB=bench.db", "COMPARE_ARGS=--no-plot --fail-on-regression"
     )
     assert f"A: run {runs['rerun']} " in done.stdout and f"B: run {runs['subset']} " in done.stdout
     assert "1 only in A, 1 only in B" in done.stdout
-    done = make(
-        project,
-        "compare",
-        venv,
-        "DB=bench.db",
-        "A=base",
-        "B=degraded",
-        "COMPARE_ARGS=--no-plot --fail-on-regression --resamples 300",
-        check=False,
-    )
-    assert done.returncode != 0 and "Regressions:" in done.stdout
+    args = ("A=base", f"B={runs['rerun']}", "COMPARE_ARGS=--no-plot --fail-on-regression")
+    done = make(project, "compare", venv, "DB=bench.db", *args)
+    assert f"A: run {runs['base']} " in done.stdout and f"B: run {runs['rerun']} " in done.stdout
+
+
+def test_the_ci_baseline_step_gates_a_dev_run(project, shared_python):
+    """The baked workflow's optional step, as CI runs it: a fresh dev run against baseline.db."""
+    workflow = yaml.safe_load((project / ".github/workflows/benchmark-ci.yml").read_text())
+    steps = workflow["jobs"]["benchmark-dev"]["steps"]
+    step = next(s for s in steps if "baseline.db" in s.get("run", ""))
+    assert step["if"] == "hashFiles('baseline.db') != ''"  # skipped without a baseline
+    command = step["run"].strip()
+    assert command.startswith(f"python -m {MODULE} compare ") and "--fail-on-regression" in command
+    command = [str(shared_python), *command.split()[1:]]
+    python = [str(shared_python)]
+
+    def fresh_dev_run(*driver):  # CI: a new checkout, no dev.db and no cache
+        (project / "dev.db").unlink(missing_ok=True)
+        shutil.rmtree(project / ".cache" / "dev", ignore_errors=True)
+        start = [*driver] if driver else ["-m", MODULE]
+        run([*python, *start, "run", "--dev", "--no-progress"], cwd=project)
+
+    fresh_dev_run()
+    (project / "dev.db").rename(project / "baseline.db")
+    fresh_dev_run()  # the same code: computed again, equal predictions, other latencies
+    same = run(command, cwd=project, check=False)
+    assert same.returncode == 0, same.stdout + same.stderr
+    fresh_dev_run("drive.py", "broken", "9", "0", "1.0", "all")  # every datapoint fails
+    broken = run(command, cwd=project, check=False)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert re.search(r"Regressions: .*\baccuracy\b", broken.stdout)
