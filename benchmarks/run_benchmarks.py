@@ -37,6 +37,7 @@ from pathlib import Path
 TEMPLATE = Path(__file__).resolve().parents[1]
 MODULE = "overhead_bench"
 ROUNDS = 5  # alternating rounds of the per-row floor and the per-row runner
+REPEATS = 3  # batched passes and parallel runs: the best of this many
 TARGETS = [
     # (what, ratio key, comparison, goal)
     ("batched >= 10x faster than xetrack track(cache=)", "batched_vs_xetrack", ">=", 10.0),
@@ -117,13 +118,17 @@ def measure(workdir: Path, n_fast: int, n_slow: int) -> dict:
     results = {"n_fast": n_fast, "n_slow": n_slow}
     us = {}
 
-    # The runner, no-op predict: batched (default) and per-row, first pass and rerun.
-    seconds, summary, db = runner_pass(noop, n_fast)
-    assert summary.computed == n_fast
-    us["runner_batched_first"] = seconds / n_fast * 1e6
-    seconds, summary, _ = runner_pass(noop, n_fast, db=db)
-    assert summary.reused == n_fast
-    us["runner_batched_rerun"] = seconds / n_fast * 1e6
+    # The runner, no-op predict, batched (the default): first pass and rerun, best of REPEATS
+    # (other work on the machine only ever adds time, so the minimum is the closest estimate).
+    first, rerun = [], []
+    for _ in range(REPEATS):
+        seconds, summary, db = runner_pass(noop, n_fast)
+        assert summary.computed == n_fast
+        first.append(seconds / n_fast * 1e6)
+        seconds, summary, _ = runner_pass(noop, n_fast, db=db)
+        assert summary.reused == n_fast
+        rerun.append(seconds / n_fast * 1e6)
+    us["runner_batched_first"], us["runner_batched_rerun"] = min(first), min(rerun)
 
     # Floors: the very rows the runner wrote, through bare sqlite3.
     with sqlite3.connect(db) as source:
@@ -183,19 +188,24 @@ def measure(workdir: Path, n_fast: int, n_slow: int) -> dict:
         return {"input_id": item.input_id, "prediction": "positive", "latency": 0.0}
 
     data = items(n_slow)
-    for label in ("first", "rerun"):
-        tracker = Tracker(
-            str(workdir / "xetrack.db"),
-            table="predictions",
-            cache=str(workdir / "xetrack-cache"),
-            warnings=False,
-        )
-        if label == "first":  # untimed, as for the runner: the table gets its columns
-            tracker.track(xetrack_noop, args=[Item("warm-up", "great", "positive"), Params()])
-        started = time.perf_counter()
-        for item in data:
-            tracker.track(xetrack_noop, args=[item, Params()])
-        us[f"xetrack_track_cache_{label}"] = (time.perf_counter() - started) / n_slow * 1e6
+    timings = {"first": [], "rerun": []}
+    for repeat in range(REPEATS):  # best of REPEATS, as for the runner; a new db each time
+        for label in ("first", "rerun"):
+            tracker = Tracker(
+                str(workdir / f"xetrack{repeat}.db"),
+                table="predictions",
+                cache=str(workdir / f"xetrack-cache{repeat}"),
+                warnings=False,
+            )
+            if label == "first":  # untimed, as for the runner: the table gets its columns
+                warm_up = Item("warm-up", "great", "positive")
+                tracker.track(xetrack_noop, args=[warm_up, Params()])
+            started = time.perf_counter()
+            for item in data:
+                tracker.track(xetrack_noop, args=[item, Params()])
+            timings[label].append((time.perf_counter() - started) / n_slow * 1e6)
+    for label, values in timings.items():
+        us[f"xetrack_track_cache_{label}"] = min(values)
     results["us_per_datapoint"] = us
 
     # A completed grid with a 10 ms predict: the rerun executes nothing.
@@ -212,23 +222,28 @@ def measure(workdir: Path, n_fast: int, n_slow: int) -> dict:
     }
 
     # Parallel speed-ups, each on a new db.
-    n = 100
+    n = 200  # the fixed cost of a run (~30 ms) stays small next to 200 x 20 ms / 8
     serial, _, _ = runner_pass(sleep_20ms, n, parallelism="none")
-    threads, summary, _ = runner_pass(sleep_20ms, n, parallelism="threads", workers=8)
-    assert summary.computed == n
+    threads = min(
+        runner_pass(sleep_20ms, n, parallelism="threads", workers=8)[0] for _ in range(REPEATS)
+    )
     results["threads_io"] = {"n": n, "workers": 8, "serial_s": serial, "parallel_s": threads}
     cores = os.cpu_count() or 1
-    n = 80
-    serial, _, _ = runner_pass(cpu_bound, n, parallelism="none")
-    procs, summary, _ = runner_pass(cpu_bound, n, parallelism="processes", workers=cores)
-    assert summary.computed == n
+    n = 40
+    serial = min(runner_pass(cpu_bound, n, parallelism="none")[0] for _ in range(REPEATS))
+    procs = min(
+        runner_pass(cpu_bound, n, parallelism="processes", workers=cores)[0] for _ in range(REPEATS)
+    )
     # What this machine allows right now: the same work through a bare process pool.
     from concurrent.futures import ProcessPoolExecutor
 
-    started = time.perf_counter()
-    with ProcessPoolExecutor(cores) as pool:
-        list(pool.map(burn, range(n)))
-    bare = time.perf_counter() - started
+    bare = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        with ProcessPoolExecutor(cores) as pool:
+            list(pool.map(burn, range(n)))
+        bare.append(time.perf_counter() - started)
+    bare = min(bare)
     results["processes_cpu"] = {
         "n": n,
         "workers": cores,
