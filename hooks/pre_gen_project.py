@@ -23,7 +23,7 @@ SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")  # xetrack 0.7.0 needs >= 3
 CHOICES = {
     "benchmark_kind": ("classification", "sklearn", "llm", "throughput"),
     "engine": ("sqlite", "duckdb"),
-    "parallelism": ("none", "threads", "processes"),
+    "parallelism": ("none", "threads", "processes", "dask"),
 }
 NOT_AVAILABLE_YET = {
     # (option, value): "why, and which value to use instead", while a value does not bake yet

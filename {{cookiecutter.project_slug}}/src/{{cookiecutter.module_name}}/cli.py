@@ -38,6 +38,15 @@ def check_engine(engine: str) -> None:
     except EngineUnavailable as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
+{%- if cookiecutter.parallelism == "dask" %}
+
+
+def dask_scheduler_setting() -> str:
+    """Dask's scheduler-address setting (DASK_SCHEDULER_ADDRESS, ~/.config/dask), or ""."""
+    import dask  # dask alone, not distributed: a rerun that computes nothing stays fast
+
+    return dask.config.get("scheduler-address", None) or ""
+{%- endif %}
 
 
 # validation, cache_report and report import pandas and matplotlib (seconds): they are imported
@@ -53,8 +62,21 @@ def run(
     db: Path = typer.Option(
         None, help=f"Results db (default {RESULTS_DB}, or {DEV_DB} with --dev)."
     ),
+{%- if cookiecutter.parallelism == "dask" %}
+    parallelism: str = typer.Option(runner.PARALLELISM, help="none, threads, processes or dask."),
+    workers: int = typer.Option(
+        runner.WORKERS, help="Worker count for threads/processes, or the dask LocalCluster's."
+    ),
+    scheduler: str = typer.Option(
+        "",
+        help="dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: Dask's "
+        "scheduler-address setting, e.g. DASK_SCHEDULER_ADDRESS, else a LocalCluster).",
+        show_default=False,
+    ),
+{%- else %}
     parallelism: str = typer.Option(runner.PARALLELISM, help="none, threads or processes."),
     workers: int = typer.Option(runner.WORKERS, help="Worker count for threads/processes."),
+{%- endif %}
     engine: str = typer.Option(ENGINE, help="xetrack engine for the metrics table: sqlite/duckdb."),
     cache_errors: bool = typer.Option(False, help="Cache failed datapoints too (default: retry)."),
     max_unsaved_seconds: float = typer.Option(
@@ -95,11 +117,25 @@ def run(
         metadata=run_metadata(experiment, phase, PREDICT_VERSION, git, forced=git[1]),
         parallelism=parallelism,
         workers=workers,
+{%- if cookiecutter.parallelism == "dask" %}
+        scheduler=scheduler,
+{%- endif %}
         engine=engine,
         cache_errors=cache_errors,
         max_unsaved_seconds=max_unsaved_seconds,
         progress=progress,
     )
+{%- if cookiecutter.parallelism == "dask" %}
+    if parallelism == "dask" and (scheduler or dask_scheduler_setting()):
+        # An unreachable scheduler stops the run before anything is written.
+        from .cluster import ClusterUnavailable, require_scheduler
+
+        try:
+            require_scheduler(scheduler)
+        except ClusterUnavailable as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(2) from None
+{%- endif %}
     summary = runner.run(load_items(data, limit=limit), configurations, options)
     typer.echo(
         f"run {summary.track_id} ({phase}) into {db}: {summary.computed} computed, "

@@ -48,7 +48,7 @@ from .tracking import (
     require_engine,
 )
 
-PARALLELISM = "{{ cookiecutter.parallelism }}"  # none | threads | processes
+PARALLELISM = "{{ cookiecutter.parallelism }}"  # none | threads | processes{{ " | dask" if cookiecutter.parallelism == "dask" else "" }}
 WORKERS = 4
 # Columns the runner puts around predict's result (besides run metadata).
 LINEAGE_COLUMNS = ("config_id", "cache", "cache_key", "reused")
@@ -60,6 +60,11 @@ class RunOptions:
     metadata: dict = field(default_factory=dict)  # tracking.run_metadata(...)
     parallelism: str = PARALLELISM
     workers: int = WORKERS
+{%- if cookiecutter.parallelism == "dask" %}
+    # dask: a running scheduler's address ("": Dask's scheduler-address setting, else a
+    # LocalCluster of `workers` processes on this machine)
+    scheduler: str = ""
+{%- endif %}
     cache_errors: bool = False  # errors are retried on the next run unless this is set
     max_unsaved_seconds: float = 0.05  # computation a crash may lose (0: commit every row)
     max_batch_rows: int = 1000
@@ -115,16 +120,23 @@ def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, t
 
 
 def compute(
-    tasks: Iterable, parallelism: str, workers: int
+    tasks: Iterable, parallelism: str, workers: int{{ ', scheduler: str = ""' if cookiecutter.parallelism == "dask" else "" }}
 ) -> Iterator[tuple[str, tuple[dict, float]]]:
     """Yield (key, (result, seconds)) as computations finish. Workers never write."""
     if parallelism == "none":
         for key, (item, params) in tasks:
             yield key, execute(item, params)
         return
+{%- if cookiecutter.parallelism == "dask" %}
+    if parallelism == "dask":  # a Dask cluster computes; results still come back here
+        from .cluster import compute_on_dask  # imported by dask runs only (a second or two)
+
+        yield from compute_on_dask(tasks, workers, scheduler)
+        return
+{%- endif %}
     pools = {"threads": ThreadPoolExecutor, "processes": ProcessPoolExecutor}
     if parallelism not in pools:
-        raise ValueError(f"parallelism {parallelism!r}: choose none, threads or processes")
+        raise ValueError(f"parallelism {parallelism!r}: choose none, threads{{ ", processes or dask" if cookiecutter.parallelism == "dask" else " or processes" }}")
     queue = iter(tasks)
     with pools[parallelism](max_workers=workers) as pool:
         running = {}
@@ -157,7 +169,7 @@ def schedule(missing: list, options: RunOptions) -> Iterator[tuple[str, tuple[di
     computes nothing, and a killed run resumes with the requests it had not finished.
     """
     if "concurrency" not in {f.name for f in dataclasses.fields(Params)}:
-        yield from compute(missing, options.parallelism, options.workers)
+        yield from compute(missing, options.parallelism, options.workers{{ ", options.scheduler" if cookiecutter.parallelism == "dask" else "" }})
         return
     levels = defaultdict(list)  # configuration -> its tasks, in grid order
     for key, (item, params) in missing:
