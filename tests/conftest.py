@@ -387,6 +387,12 @@ def shared_python(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def venv(shared_python) -> str:
+    """`make` argument that runs a baked project's targets in the shared environment."""
+    return f"VENV={shared_python.parent.parent}"
+
+
+@pytest.fixture(scope="session")
 def default_project(tmp_path_factory, shared_python) -> Path:
     """The default bake, installed (without deps) into the shared environment."""
     project = bake(tmp_path_factory.mktemp("default"))

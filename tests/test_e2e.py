@@ -18,9 +18,9 @@ from conftest import (
     assert_rerun_reused_everything,
     bake,
     db_rows,
-    install_into,
     make,
     option_matrix,
+    pip_install,
     report_images,
     run,
     run_counts,
@@ -30,7 +30,6 @@ from conftest import (
 
 pytestmark = pytest.mark.e2e
 USER_TARGETS = ("help", "install", "test", "dev", "run", "validate", "cache", "report", "clean-dev")
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 class Step:
@@ -183,12 +182,11 @@ VARIANTS = [p for p in option_matrix("parallelism") if p.values[0]["parallelism"
 
 
 @pytest.mark.parametrize("answers", VARIANTS)
-def test_parallelism_variant_runs_each_datapoint_once(tmp_path, shared_python, answers):
+def test_parallelism_variant_runs_each_datapoint_once(tmp_path, shared_python, venv, answers):
     value = answers["parallelism"]
     module = f"bench_{value}"
     project = bake(tmp_path, project_name=f"Bench {value}", **answers)
-    install_into(shared_python, project)
-    venv = f"VENV={shared_python.parent.parent}"
+    pip_install(shared_python, "-e", str(project))  # with its dependencies (dask brings its own)
     check = f"from {module} import runner; print(runner.PARALLELISM)"
     done = run([str(shared_python), "-c", check], cwd=project)
     assert done.stdout.strip() == value

@@ -197,8 +197,7 @@ def test_a_configuration_in_one_run_is_listed(project, shared_python, runs):
     assert "only in A" in text and "only in B" in text
 
 
-def test_make_compare_takes_the_last_two_runs_or_a_and_b(project, shared_python, runs):
-    venv = f"VENV={shared_python.parent.parent}"
+def test_make_compare_takes_the_last_two_runs_or_a_and_b(project, venv, runs):
     done = make(
         project, "compare", venv, "DB=bench.db", "COMPARE_ARGS=--no-plot --fail-on-regression"
     )

@@ -27,7 +27,6 @@ from conftest import (
 pytestmark = pytest.mark.e2e
 MODULE = "llm_e2e"  # distinct: every e2e bake shares one environment
 KEY = "sk-e2e-NEVER-STORED-4f1c9a"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +34,6 @@ def project(tmp_path_factory, shared_python):
     project = bake(tmp_path_factory.mktemp("llm"), project_name="LLM E2E", benchmark_kind="llm")
     install_into(shared_python, project)
     return project
-
-
-@pytest.fixture(scope="module")
-def venv(shared_python):
-    return f"VENV={shared_python.parent.parent}"
 
 
 @pytest.fixture(scope="module")

@@ -47,11 +47,6 @@ def project(tmp_path_factory, shared_python):
 
 
 @pytest.fixture(scope="module")
-def venv(shared_python):
-    return f"VENV={shared_python.parent.parent}"
-
-
-@pytest.fixture(scope="module")
 def own_tests(project, shared_python):
     done = run([str(shared_python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
     return done.stdout, sorted(p.name for p in project.iterdir())
