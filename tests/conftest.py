@@ -20,6 +20,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -448,3 +449,15 @@ def run_results_commands(project: Path, python: Path, cwd: Path | None = None):
         assert done.stdout.count("\n") >= 3, f"{line} printed almost nothing:\n{done.stdout}"
         outputs[line] = done.stdout
     return outputs, run([str(python), "-c", example], cwd=cwd or project).stdout
+
+
+def executions(workdir: Path) -> Counter:
+    """Executions a crash test's predict wrapper logged ("input_id|config_id" per line)."""
+    log = workdir / "executions.log"
+    return Counter(log.read_text().splitlines()) if log.exists() else Counter()
+
+
+def query(workdir: Path, sql: str):
+    """Rows of ``sql`` on ``workdir``/bench.db, the db of the crash tests."""
+    with sqlite3.connect(workdir / "bench.db") as connection:
+        return connection.execute(sql).fetchall()

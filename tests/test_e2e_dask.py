@@ -14,15 +14,13 @@ import ipaddress
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import bake, pip_install, run
+from conftest import bake, executions, pip_install, query, run
 
 pytestmark = pytest.mark.e2e
 MODULE = "dask_e2e"
@@ -98,11 +96,6 @@ def stop_group(process: subprocess.Popen) -> None:
     process.communicate()
 
 
-def executions(workdir: Path) -> Counter:
-    log = workdir / "executions.log"
-    return Counter(log.read_text().splitlines()) if log.exists() else Counter()
-
-
 def worker_pids(workdir: Path) -> list[int]:
     path = workdir / "workers.pids"
     return [int(line) for line in path.read_text().split()] if path.exists() else []
@@ -158,11 +151,6 @@ def listening_hosts(pids) -> set[str]:
                 raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
                 hosts.add(str(ipaddress.ip_address(raw)))
     return hosts
-
-
-def query(workdir: Path, sql: str):
-    with sqlite3.connect(workdir / "bench.db") as connection:
-        return connection.execute(sql).fetchall()
 
 
 def assert_recorded_once(workdir: Path, total: int) -> None:

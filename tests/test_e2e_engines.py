@@ -12,16 +12,14 @@ come from the installed package's local file, and the tests check that it did.
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from conftest import bake, install_into, pip_install, run
+from conftest import bake, executions, install_into, pip_install, query, run
 
 TOTAL_CONFIGS = 8  # the classification grid
 DRIVER = """
@@ -94,16 +92,6 @@ def env_for(home: Path, workdir: Path, delay: float = 0.0) -> dict:
 def command(python: Path, project: Path, workdir: Path, *args: str, driver="driver.py"):
     cmd = [str(python), str(project / driver), "run", "--no-progress"]
     return [*cmd, "--db", str(workdir / "bench.db"), *args]
-
-
-def executions(workdir: Path) -> Counter:
-    log = workdir / "executions.log"
-    return Counter(log.read_text().splitlines()) if log.exists() else Counter()
-
-
-def query(workdir: Path, sql: str):
-    with sqlite3.connect(workdir / "bench.db") as connection:
-        return connection.execute(sql).fetchall()
 
 
 def extension_source(python: Path, home: Path) -> str | None:

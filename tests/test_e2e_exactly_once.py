@@ -7,15 +7,13 @@ finished execution. Rows are only used to check what was recorded.
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import bake, install_into, run
+from conftest import bake, executions, install_into, query, run
 
 pytestmark = pytest.mark.e2e
 MODULE = "exactly_once"
@@ -70,16 +68,6 @@ def driver(shared_python, project, workdir, *args, delay=0.0, fail_ids=(), backg
     if background:
         return subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.DEVNULL)
     return run(command, cwd=project, env=env)
-
-
-def executions(workdir: Path) -> Counter:
-    log = workdir / "executions.log"
-    return Counter(log.read_text().splitlines()) if log.exists() else Counter()
-
-
-def query(workdir: Path, sql: str):
-    with sqlite3.connect(workdir / "bench.db") as connection:
-        return connection.execute(sql).fetchall()
 
 
 def assert_lineage_consistent(workdir: Path):
