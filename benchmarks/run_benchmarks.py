@@ -59,7 +59,7 @@ def measure(workdir: Path, n_fast: int, n_slow: int) -> dict:
     import importlib
     import sqlite3
 
-    runner = importlib.import_module(f"{MODULE}.runner")
+    runner = importlib.import_module(f"{MODULE}.harness.runner")
     predict_module = importlib.import_module(f"{MODULE}.predict")
     from xetrack import Tracker
 

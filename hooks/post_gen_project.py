@@ -1,16 +1,43 @@
-"""Prune what the chosen options do not need, then say what to do next.
+"""Place the chosen kind's files, prune what the options do not need, say what to do next.
 
-Files are chosen by conditional file names (a name that renders empty is not written);
-what they leave behind is pruned here: folders left empty, such as data/ for a kind that
-loads a dataset scikit-learn ships. Running this hook twice changes nothing the second time.
+Each benchmark kind lives in its own folder of the template, ``_kinds/<kind>/`` with ``src/``
+(modules of the package), ``tests/`` and ``data/``: ordinary Python the template's tools can
+read. This hook moves the chosen kind's files into place and removes ``_kinds/``. Small
+add-ons (one optional module) use conditional file names instead; the folders they leave
+empty are pruned here. Running this hook twice changes nothing the second time.
 Values arrive through ``|tojson`` so quotes and backslashes cannot break this file.
 """
 
 import os
+import shutil
 from pathlib import Path
 
 MODULE = {{ cookiecutter.module_name | tojson }}
 SLUG = {{ cookiecutter.project_slug | tojson }}
+KIND = {{ cookiecutter.benchmark_kind | tojson }}
+KINDS_FOLDER = "_kinds"
+
+
+def place_kind(project: Path, kind: str, module: str) -> list[Path]:
+    """Move ``_kinds/<kind>/{src,tests,data}`` into the package, tests/ and data/; drop the
+    other kinds. Returns the placed files, relative to ``project`` (none when already placed)."""
+    kinds = project / KINDS_FOLDER
+    if not kinds.is_dir():
+        return []
+    targets = {"src": Path("src", module), "tests": Path("tests"), "data": Path("data")}
+    placed = []
+    for part, target in targets.items():
+        source = kinds / kind / part
+        if not source.is_dir():
+            continue
+        (project / target).mkdir(parents=True, exist_ok=True)
+        for path in sorted(source.iterdir()):
+            if path.name == "__pycache__":
+                continue
+            path.replace(project / target / path.name)
+            placed.append(target / path.name)
+    shutil.rmtree(kinds)
+    return placed
 
 
 def remove_empty_folders(root: Path) -> list[Path]:
@@ -24,7 +51,9 @@ def remove_empty_folders(root: Path) -> list[Path]:
 
 
 def main():
-    remove_empty_folders(Path.cwd())
+    project = Path.cwd()
+    place_kind(project, KIND, MODULE)
+    remove_empty_folders(project)
     print(
         f"\nBaked {SLUG}/. Next:\n"
         f"  cd {SLUG}\n"

@@ -74,34 +74,20 @@ def full_context(**answers) -> dict:
     return dict(prompt_for_config(context, no_input=True))
 
 
-# Files only one benchmark kind bakes ({module} is the package folder).
-KIND_FILES = {
-    "classification": ["data/sample.jsonl", "tests/test_params.py", "tests/test_predict.py"],
-    "llm": [
-        "data/questions.jsonl",
-        "src/{module}/client.py",
-        "src/{module}/offline.py",
-        "src/{module}/prompts.py",
-        "tests/test_client.py",
-        "tests/test_metrics.py",
-        "tests/test_params.py",
-        "tests/test_predict.py",
-    ],
-    "sklearn": [
-        "src/{module}/models.py",
-        "tests/test_params.py",
-        "tests/test_predict.py",
-        "tests/test_models.py",
-    ],
-    "throughput": [
-        "data/requests.jsonl",
-        "src/{module}/monitor.py",
-        "src/{module}/targets.py",
-        "tests/test_load.py",
-        "tests/test_params.py",
-        "tests/test_predict.py",
-    ],
-}
+KINDS_DIR = TEMPLATE_DIR / "{{cookiecutter.project_slug}}" / "_kinds"
+# Where the post-generation hook places each part of a kind's folder ({module}: the package).
+KIND_PARTS = {"src": "src/{module}", "tests": "tests", "data": "data"}
+
+
+def kind_files(kind: str) -> list[str]:
+    """The files a kind bakes, read from its folder ``_kinds/<kind>/`` of the template."""
+    folder = KINDS_DIR / kind
+    assert folder.is_dir(), f"no folder {folder} for benchmark_kind {kind!r}"
+    return sorted(
+        f"{KIND_PARTS[path.relative_to(folder).parts[0]]}/{path.name}"
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
 
 
 def expected_files(context: dict) -> set[str]:
@@ -122,16 +108,18 @@ def expected_files(context: dict) -> set[str]:
         "pyproject.toml",
         "scripts/analyze_cache_hits.py",
         "scripts/validate_benchmark.py",
+        *(f"src/{module}/{name}.py" for name in ("__init__", "__main__", "cli")),
         *(
-            f"src/{module}/{name}.py"
+            f"src/{module}/harness/{name}.py"
             for name in (
                 "__init__",
-                "__main__",
                 "cache",
                 "cache_report",
-                "cli",
                 "compare",
+                "errors",
+                "execution",
                 "identity",
+                "kind",
                 "report",
                 "runner",
                 "schema",
@@ -143,15 +131,13 @@ def expected_files(context: dict) -> set[str]:
             f"tests/{name}.py"
             for name in ("conftest", "test_compare", "test_identity", "test_runner")
         ),
-        # Every kind has these four modules, each with its own content.
-        *(f"src/{module}/{name}.py" for name in ("data", "metrics", "params", "predict")),
-        *(path.format(module=module) for path in KIND_FILES[context["benchmark_kind"]]),
+        *(path.format(module=module) for path in kind_files(context["benchmark_kind"])),
     }
     # Option-dependent files.
     if context["engine"] == "duckdb":
-        files.add(f"src/{module}/duckdb_setup.py")
+        files.add(f"src/{module}/harness/duckdb_setup.py")
     if context["parallelism"] == "dask":
-        files.update({f"src/{module}/cluster.py", "tests/test_cluster.py"})
+        files.update({f"src/{module}/harness/cluster.py", "tests/test_cluster.py"})
     return files
 
 

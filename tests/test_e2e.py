@@ -187,7 +187,7 @@ def test_parallelism_variant_runs_each_datapoint_once(tmp_path, shared_python, v
     module = f"bench_{value}"
     project = bake(tmp_path, project_name=f"Bench {value}", **answers)
     pip_install(shared_python, "-e", str(project))  # with its dependencies (dask brings its own)
-    check = f"from {module} import runner; print(runner.PARALLELISM)"
+    check = f"from {module}.harness import runner; print(runner.PARALLELISM)"
     done = run([str(shared_python), "-c", check], cwd=project)
     assert done.stdout.strip() == value
     first, second = make(project, "run", venv), make(project, "run", venv)

@@ -44,7 +44,8 @@ app(sys.argv[1:], prog_name="driver")
 """
 # A driver whose project cannot find the extension package: the run must stop before predict.
 MISSING_EXTENSION = (
-    "import {module}.duckdb_setup as setup; setup.PACKAGE = 'duckdb-extension-not-installed'"
+    "import {module}.harness.duckdb_setup as setup; "
+    "setup.PACKAGE = 'duckdb-extension-not-installed'"
 )
 NO_NETWORK = {
     name: "http://127.0.0.1:9"  # the discard port: nothing listens, every download fails
@@ -279,7 +280,7 @@ def test_every_engine_and_parallelism_bakes_and_a_refused_answer_leaves_no_direc
         for parallelism in ("none", "threads", "processes"):
             out = tmp_path / f"{engine}-{parallelism}"
             project = bake(out, engine=engine, parallelism=parallelism)
-            has_setup = (project / "src" / "my_benchmark" / "duckdb_setup.py").exists()
+            has_setup = (project / "src" / "my_benchmark" / "harness" / "duckdb_setup.py").exists()
             assert has_setup == (engine == "duckdb")
     refused = tmp_path / "refused"
     with pytest.raises((ValueError, FailedHookException)):

@@ -128,10 +128,10 @@ def test_workflow_runs_lint_tests_dev_run_and_validate_gate(baked, answers):
     gate = "python scripts/validate_benchmark.py dev.db predictions"
     assert dev_run in lines and gate in lines
     assert lines.index(dev_run) < lines.index(gate)
-    setup = f"python -m {context['module_name']}.duckdb_setup"
+    setup = f"python -m {context['module_name']}.harness.duckdb_setup"
     if context["engine"] == "duckdb":  # the sqlite extension from its package, as make install
         assert setup in lines and lines.index(setup) < lines.index(dev_run)
-        assert (project / "src" / context["module_name"] / "duckdb_setup.py").is_file()
+        assert (project / "src" / context["module_name"] / "harness" / "duckdb_setup.py").is_file()
     else:
         assert setup not in lines
     gate_step = next(s for s in bench["steps"] if s.get("run", "").strip() == gate)

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from {{ cookiecutter.module_name }} import compare, runner
 from {{ cookiecutter.module_name }} import metrics as kind
 from {{ cookiecutter.module_name }} import predict as predict_module
 from {{ cookiecutter.module_name }}.cli import app
+from {{ cookiecutter.module_name }}.harness import compare, runner
+from {{ cookiecutter.module_name }}.harness.report import write_report
+from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.params import grid
-from {{ cookiecutter.module_name }}.report import write_report
-from {{ cookiecutter.module_name }}.tracking import run_metadata
 
 # --- the statistics -------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from {{ cookiecutter.module_name }}.data import load_items
-from {{ cookiecutter.module_name }}.identity import check_fields, computation_key, content_hash
+from {{ cookiecutter.module_name }}.harness.identity import check_fields, computation_key, content_hash
 from {{ cookiecutter.module_name }}.params import Params, grid
 from {{ cookiecutter.module_name }}.predict import PREDICT_VERSION, predict
 
@@ -58,7 +58,7 @@ def test_wrong_types_are_rejected_with_the_field_name():
 def test_hash_is_the_same_in_another_process():
     code = (
         "from {{ cookiecutter.module_name }}.params import Params;"
-        "from {{ cookiecutter.module_name }}.identity import content_hash;"
+        "from {{ cookiecutter.module_name }}.harness.identity import content_hash;"
         "print(content_hash(Params()))"
     )
     digests = {

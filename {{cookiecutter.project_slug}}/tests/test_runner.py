@@ -5,9 +5,9 @@ import sqlite3
 import subprocess
 import sys
 
-from {{ cookiecutter.module_name }} import runner
-from {{ cookiecutter.module_name }}.tracking import run_metadata
-from {{ cookiecutter.module_name }}.validation import exit_code, validate
+from {{ cookiecutter.module_name }}.harness import runner
+from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
+from {{ cookiecutter.module_name }}.harness.validation import exit_code, validate
 
 
 def options(db):

@@ -5,14 +5,11 @@ from pathlib import Path
 import typer
 from tabulate import tabulate
 
-from . import cache as result_cache
-from . import runner
 from .data import load_items
-from .metrics import PRIMARY
-from .params import EXPERIMENT, grid
-from .predict import PREDICT_VERSION
-from .schema import params_drift
-from .tracking import (
+from .harness import cache as result_cache
+from .harness import runner
+from .harness.schema import params_drift
+from .harness.tracking import (
     ENGINE,
     PREDICTIONS,
     EngineUnavailable,
@@ -23,6 +20,9 @@ from .tracking import (
     require_engine,
     run_metadata,
 )
+from .metrics import PRIMARY
+from .params import EXPERIMENT, grid
+from .predict import PREDICT_VERSION
 
 RESULTS_DB = Path("benchmark.db")
 DEV_DB = Path("dev.db")  # dev runs never touch the results db or its cache
@@ -128,7 +128,7 @@ def run(
 {%- if cookiecutter.parallelism == "dask" %}
     if parallelism == "dask" and (scheduler or dask_scheduler_setting()):
         # An unreachable scheduler stops the run before anything is written.
-        from .cluster import ClusterUnavailable, require_scheduler
+        from .harness.cluster import ClusterUnavailable, require_scheduler
 
         try:
             require_scheduler(scheduler)
@@ -161,7 +161,7 @@ def validate(
 ):
     """Check that results can be trusted; exit 1 when a check fails (a CI gate)."""
     check_engine(engine)
-    from . import validation
+    from .harness import validation
 
     if max_error_rate is None:
         max_error_rate = validation.MAX_ERROR_RATE
@@ -178,7 +178,7 @@ def cache_analysis(
 ):
     """Cache analysis: executions, hits, misses, per configuration, with advice."""
     check_engine(engine)
-    from . import cache_report
+    from .harness import cache_report
 
     typer.echo(cache_report.render(cache_report.analyze(db, table, engine=engine)))
 
@@ -224,7 +224,7 @@ def make_report(
 ):
     """Write reports/<experiment>/README.md with tables and PNG plots."""
     check_engine(engine)
-    from . import report
+    from .harness import report
 
     path = report.write_report(db, out, experiment=experiment, engine=engine)
     typer.echo(f"wrote {path}")
@@ -267,7 +267,7 @@ def compare_runs(
 ):
     """Compare two runs metric by metric: better, worse or unchanged beyond noise."""
     check_engine(engine)
-    from . import compare as comparing
+    from .harness import compare as comparing
 
     thresholds = {}
     for item in metric_threshold or []:

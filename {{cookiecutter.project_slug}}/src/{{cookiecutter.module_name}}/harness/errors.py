@@ -1,0 +1,5 @@
+"""Errors the machinery raises for a problem of the setup, not of a datapoint."""
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot be used here; the message says why and how to fix it."""

@@ -1,0 +1,155 @@
+"""The report: reports/<experiment>/README.md with metric tables and PNG plots.
+
+Every kind gets the main metric per configuration and the latency distribution; a kind's
+metrics.py may add its own plots with ``extra_plots(metrics, predictions, labels, folder)``,
+which writes PNGs into ``folder`` and returns their (title, file name) pairs.
+"""
+
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from .compare import report_section  # noqa: E402
+from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL  # noqa: E402
+from .kind import extra_plots as kind_extra_plots  # noqa: E402
+from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
+
+LATENCY_COLUMNS = ["latency_mean", "latency_p50", "latency_p95", "latency_p99"]
+# The kind's metrics (latencies get their own columns, in ms), then the counts.
+METRIC_COLUMNS = [m for m in HIGHER_IS_BETTER if m not in LATENCY_COLUMNS]
+METRIC_COLUMNS += ["n", "n_failed", "n_computed", "n_reused"]
+
+
+def latest_experiment_run(metrics: pd.DataFrame, experiment: str | None) -> tuple[str, str]:
+    """(experiment, track_id) of the latest completed run, of ``experiment`` if given."""
+    if experiment is not None:
+        metrics = metrics[metrics["experiment"] == experiment]
+        if metrics.empty:
+            raise ValueError(f"no completed run of experiment {experiment!r}")
+    last = metrics.sort_values("timestamp").iloc[-1]
+    return last["experiment"], last["track_id"]
+
+
+def config_label(row: pd.Series, params: list[str]) -> str:
+    return ", ".join(f"{c.removeprefix('params_')}={row[c]}" for c in params)
+
+
+def plot_metric(metrics: pd.DataFrame, labels: list[str], path: Path) -> None:
+    values = metrics[PRIMARY].astype(float)
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.5))
+    ax.barh(labels, values, color="tab:blue")
+    ax.set_xlabel(PRIMARY_LABEL)
+    ax.set_title(f"{PRIMARY.replace('_', ' ').capitalize()} per configuration")
+    ax.invert_yaxis()
+    ax.bar_label(ax.containers[0], fmt="%.3g", padding=3)
+    ax.set_xlim(0, values.max() * 1.15 if values.max() > 0 else 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_latency(
+    predictions: pd.DataFrame, configs: list[str], labels: list[str], path: Path
+) -> None:
+    data = [
+        predictions.loc[predictions["config_id"] == c, "latency"].dropna() * 1000 for c in configs
+    ]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.5))
+    ax.boxplot(data, orientation="horizontal", showfliers=True)
+    ax.set_yticks(range(1, len(labels) + 1), labels)
+    ax.set_xscale("log")  # a few slow datapoints would otherwise squash every box
+    ax.set_xlabel("latency per datapoint (ms, log scale)")
+    ax.set_title("Latency distribution per configuration")
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(
+    db: Path, out: Path, experiment: str | None = None, engine: str = "sqlite"
+) -> Path:
+    metrics = read_table(db, METRICS, engine)
+    predictions = read_table(db, PREDICTIONS, engine)
+    if metrics is None or metrics.empty or predictions is None:
+        raise ValueError(f"{db} has no completed run to report: run the benchmark first")
+    experiment, track_id = latest_experiment_run(metrics, experiment)
+    metrics = metrics[metrics["track_id"] == track_id]
+    ascending = not HIGHER_IS_BETTER.get(PRIMARY, True)
+    metrics = metrics.sort_values([PRIMARY, "config_id"], ascending=[ascending, True])
+    metrics = metrics.reset_index(drop=True)  # best configuration first, in tables and plots
+    run = predictions[predictions["track_id"] == track_id]
+    params = sorted(c for c in metrics.columns if c.startswith("params_"))
+    # Plot labels: the params that differ between configurations, wrapped to keep plots wide.
+    varying = [c for c in params if metrics[c].nunique() > 1] or params
+    labels = [textwrap.fill(config_label(row, varying), 40) for _, row in metrics.iterrows()]
+    folder = Path(out) / experiment
+    folder.mkdir(parents=True, exist_ok=True)
+    plot_metric(metrics, labels, folder / f"{PRIMARY}.png")
+    plot_latency(run, list(metrics["config_id"]), labels, folder / "latency.png")
+    extra_plots = kind_extra_plots
+    extra = extra_plots(metrics, run, labels, folder) if extra_plots else []
+
+    latency_ms = metrics[LATENCY_COLUMNS] * 1000
+    latency_ms.columns = [f"{c.removeprefix('latency_')} (ms)" for c in LATENCY_COLUMNS]
+    errors = run[run["error"].fillna("") != ""] if "error" in run.columns else run.iloc[0:0]
+    first = run.iloc[0]
+    forced = " (uncommitted changes, forced)" if first.get("forced") else ""
+    lines = [
+        f"# Report: {experiment}",
+        "",
+        f"Run `{track_id}` at {first['timestamp'][:19]}, git commit "
+        f"`{first.get('git_commit') or 'none'}`{forced}, "
+        f"predict version {first.get('predict_version')}, Python {first.get('python_version')}.",
+        "",
+        "## Configurations",
+        "",
+        tabulate(metrics[["config_id", *params]], "keys", tablefmt="github", showindex=False),
+        "",
+        "## Metrics",
+        "",
+        tabulate(
+            pd.concat([metrics[["config_id", *METRIC_COLUMNS]], latency_ms], axis=1),
+            "keys",
+            tablefmt="github",
+            showindex=False,
+            floatfmt=".4g",
+        ),
+        "",
+        f"![{PRIMARY} per configuration]({PRIMARY}.png)",
+        "",
+        "## Latency",
+        "",
+        "Seconds measured inside predict; rows reused from the cache carry the latency of the "
+        "computation they reuse.",
+        "",
+        "![Latency distribution per configuration](latency.png)",
+        "",
+        *(line for title, name in extra for line in (f"## {title}", "", f"![{title}]({name})", "")),
+        "## Errors",
+        "",
+    ]
+    if errors.empty:
+        lines.append("No datapoint failed.")
+    else:
+        counts = errors.groupby(["config_id", "error_type"]).size().reset_index(name="count")
+        lines.append(tabulate(counts, "keys", tablefmt="github", showindex=False))
+    reused = int((run["cache"].fillna("") != "").sum()) if "cache" in run.columns else 0
+    lines += [
+        "",
+        "## Cache",
+        "",
+        f"{len(run) - reused} datapoints computed, {reused} served from the cache "
+        f"({reused / max(len(run), 1):.1%}).",
+        "",
+    ]
+    lines += report_section(predictions, track_id, folder, db)  # when an earlier run exists
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,340 @@
+"""Run the grid: every (item, configuration) is computed at most once, across runs.
+
+How exactly-once holds:
+- A computation is identified by ``computation_key`` (predict and PREDICT_VERSION, item content,
+  params content). Already cached keys are not computed again; duplicates in one run are
+  computed once.
+- This process is the only writer of the db and the cache (workers only compute), and a lock
+  file stops a second run on the same db.
+- Rows are committed before their cache entries are written. A run that is killed leaves a
+  marker in the cache directory; the next run first re-creates the cache entries of rows the
+  killed run had committed but not cached (``heal``), so nothing committed is computed again.
+- Rows are written in batches that never hold more than ``max_unsaved_seconds`` of computation,
+  so a crash loses at most that much work, which is simply computed again on resume. Cache
+  entries follow their rows in larger batches (``heal`` covers the gap), so even the per-row
+  mode (``max_unsaved_seconds=0``) costs one commit per datapoint, not two.
+- Load levels: when Params has a ``concurrency`` field, each configuration is computed on its
+  own pool of that many workers, one configuration after another (``schedule``); recording
+  and caching are unchanged.
+"""
+
+import dataclasses
+import itertools
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+from tqdm import tqdm
+from xetrack import Tracker
+
+from .cache import ResultCache
+from .execution import execute
+from .identity import computation_keys
+from .kind import Item, Params, level_monitor, predict_module, summarize
+from .tracking import (
+    ENGINE,
+    METRICS,
+    PREDICTIONS,
+    RowWriter,
+    flatten,
+    is_result_column,
+    require_engine,
+)
+
+PARALLELISM = "{{ cookiecutter.parallelism }}"  # none | threads | processes{{ " | dask" if cookiecutter.parallelism == "dask" else "" }}
+WORKERS = 4
+
+
+@dataclass
+class RunOptions:
+    db: Path = Path("benchmark.db")
+    metadata: dict = field(default_factory=dict)  # tracking.run_metadata(...)
+    parallelism: str = PARALLELISM
+    workers: int = WORKERS
+{%- if cookiecutter.parallelism == "dask" %}
+    # dask: a running scheduler's address ("": Dask's scheduler-address setting, else a
+    # LocalCluster of `workers` processes on this machine)
+    scheduler: str = ""
+{%- endif %}
+    cache_errors: bool = False  # errors are retried on the next run unless this is set
+    max_unsaved_seconds: float = 0.05  # computation a crash may lose (0: commit every row)
+    max_batch_rows: int = 1000
+    progress: bool = True
+    engine: str = ENGINE  # xetrack engine of the metrics table; rows always go in via sqlite3
+
+
+@dataclass
+class RunSummary:
+    track_id: str
+    computed: int = 0
+    reused: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    healed: int = 0
+    seconds: float = 0.0
+    metrics: list[dict] = field(default_factory=list)
+
+
+def cache_dir_for(db: Path) -> Path:
+    """Each db has its own cache: ``benchmark.db`` -> ``.cache/benchmark``."""
+    return Path(db).parent / ".cache" / Path(db).stem
+
+
+def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, tuple[Item, Params]]:
+    """Unique computations of the grid, keyed by identity (duplicates collapse)."""
+    work = {}
+    items = list(items)
+    for params in configurations:
+        keys = computation_keys(
+            predict_module.predict, predict_module.PREDICT_VERSION, items, params
+        )
+        for key, item in zip(keys, items, strict=True):
+            work.setdefault(key, (item, params))
+    return work
+
+
+def compute(
+    tasks: Iterable, parallelism: str, workers: int{{ ', scheduler: str = ""' if cookiecutter.parallelism == "dask" else "" }}
+) -> Iterator[tuple[str, tuple[dict, float]]]:
+    """Yield (key, (result, seconds)) as computations finish. Workers never write."""
+    if parallelism == "none":
+        for key, (item, params) in tasks:
+            yield key, execute(item, params)
+        return
+{%- if cookiecutter.parallelism == "dask" %}
+    if parallelism == "dask":  # a Dask cluster computes; results still come back here
+        from .cluster import compute_on_dask  # imported by dask runs only (a second or two)
+
+        yield from compute_on_dask(tasks, workers, scheduler)
+        return
+{%- endif %}
+    pools = {"threads": ThreadPoolExecutor, "processes": ProcessPoolExecutor}
+    if parallelism not in pools:
+        raise ValueError(f"parallelism {parallelism!r}: choose none, threads{{ ", processes or dask" if cookiecutter.parallelism == "dask" else " or processes" }}")
+    queue = iter(tasks)
+    with pools[parallelism](max_workers=workers) as pool:
+        running = {}
+
+        def submit(count: int) -> None:
+            for key, (item, params) in itertools.islice(queue, count):
+                running[pool.submit(execute, item, params)] = key
+
+        submit(workers * 4)  # a bounded window keeps memory flat on large grids
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield running.pop(future), future.result()
+            submit(len(done))
+
+
+def schedule(missing: list, options: RunOptions) -> Iterator[tuple[str, tuple[dict, float]]]:
+    """Yield (key, (result, seconds)) for every missing computation, as they finish.
+
+    Usually everything goes through one pool of ``options.workers`` (``compute``). A load test
+    needs each configuration measured on its own: when Params has a ``concurrency`` field, the
+    configurations run one after another, each through its own pool of exactly
+    ``params.concurrency`` workers (threads; processes if the run's parallelism is
+    ``processes``), so a level's requests overlap only with each other and its wall time is its
+    own (``--workers`` does not apply). If predict's module declares
+    ``level_monitor(params)``, a context manager yielding a function that annotates a result,
+    it is entered around each level in this process, never in a worker (e.g. to sample system
+    CPU and memory: xetrack's log_system_params crashes inside process pools). Results still
+    come back to this process, the only writer, and are recorded and cached as usual: a rerun
+    computes nothing, and a killed run resumes with the requests it had not finished.
+    """
+    if "concurrency" not in {f.name for f in dataclasses.fields(Params)}:
+        yield from compute(missing, options.parallelism, options.workers{{ ", options.scheduler" if cookiecutter.parallelism == "dask" else "" }})
+        return
+    levels = defaultdict(list)  # configuration -> its tasks, in grid order
+    for key, (item, params) in missing:
+        levels[params].append((key, (item, params)))
+    pool = "processes" if options.parallelism == "processes" else "threads"
+    monitor = level_monitor
+    for params, tasks in levels.items():
+        with monitor(params) if monitor else nullcontext(dict) as annotate:
+            for key, (result, seconds) in compute(tasks, pool, params.concurrency):
+                yield key, (annotate(result), seconds)
+
+
+class Recorder:
+    """Buffers rows and cache entries; commits rows first, then writes their cache entries.
+
+    Rows are committed once they hold ``max_unsaved_seconds`` of computation (or
+    ``max_batch_rows`` rows, or after 1 s). Cache entries wait for larger batches: one diskcache
+    transaction per row would double the cost of the per-row mode, and entries are only ever
+    written after their rows are committed, so ``heal`` can always rebuild the missing ones.
+    """
+
+    def __init__(self, writer: RowWriter, cache: ResultCache, options: RunOptions):
+        self.writer, self.cache, self.options = writer, cache, options
+        self.rows, self.entries = [], []
+        self.unsaved_seconds = 0.0
+        self.last_flush = self.last_cache_flush = time.monotonic()
+
+    def add(self, row: dict, entry: tuple | None = None, seconds: float = 0.0) -> None:
+        self.rows.append(row)
+        if entry is not None:
+            self.entries.append(entry)
+        self.unsaved_seconds += seconds
+        now = time.monotonic()
+        if (
+            len(self.rows) >= self.options.max_batch_rows
+            or self.unsaved_seconds >= self.options.max_unsaved_seconds
+            or now - self.last_flush >= 1.0
+        ):
+            self.flush_rows(now)
+            if (
+                len(self.entries) >= self.options.max_batch_rows
+                or now - self.last_cache_flush >= 1.0
+            ):
+                self.flush_cache(now)
+
+    def flush_rows(self, now: float) -> None:
+        self.writer.write(self.rows)
+        self.rows = []
+        self.unsaved_seconds = 0.0
+        self.last_flush = now
+
+    def flush_cache(self, now: float) -> None:
+        self.cache.put_many(self.entries)
+        self.entries = []
+        self.last_cache_flush = now
+
+    def flush(self) -> None:
+        now = time.monotonic()
+        self.flush_rows(now)  # committed first ...
+        self.flush_cache(now)  # ... then cached: heal() covers a crash in between
+
+
+def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_errors: bool) -> int:
+    """Cache the results a killed run committed but did not get to cache."""
+    if "cache_key" not in writer.columns:
+        return 0
+    cursor = writer.connection.execute(
+        f"SELECT * FROM \"{writer.table}\" WHERE track_id = ? AND cache = ''", (killed_track_id,)
+    )
+    names = [column[0] for column in cursor.description]
+    entries = []
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        if (row.get("error") and not cache_errors) or cache.get(row["cache_key"]) is not None:
+            continue
+        result = {
+            name: value
+            for name, value in row.items()
+            if is_result_column(name) and value is not None
+        }
+        entries.append(
+            (row["cache_key"], {"result": result, "cache": killed_track_id}, row["config_id"])
+        )
+    cache.put_many(entries)
+    return len(entries)
+
+
+def run(items: list[Item], configurations: list[Params], options: RunOptions) -> RunSummary:
+    require_engine(options.engine)  # a missing DuckDB extension stops the run before it starts
+    db = Path(options.db)
+    lock = FileLock(f"{db}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RuntimeError(f"another run is writing {db}: wait for it to finish") from None
+    try:
+        return _run_locked(items, configurations, options, db)
+    finally:
+        lock.release()
+
+
+def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSummary:
+    started = time.perf_counter()
+    work = plan(items, configurations)
+    metrics_tracker = Tracker(
+        str(db),
+        table=METRICS,
+        params=dict(options.metadata),
+        warnings=False,
+        engine=options.engine,
+    )
+    summary = RunSummary(track_id=metrics_tracker.track_id)
+    summary.duplicates = len(items) * len(configurations) - len(work)
+    writer = RowWriter(db, PREDICTIONS, summary.track_id)
+    cache = ResultCache(cache_dir_for(db))
+    results_by_config = defaultdict(list)
+    counts_by_config = defaultdict(lambda: [0, 0])  # computed, reused
+
+    # Per configuration once, not per datapoint (config_id is a content hash).
+    config_columns = {
+        params: {**flatten("params", params), "config_id": params.config_id}
+        for params in configurations
+    }
+
+    def context(key: str, item: Item, params: Params) -> dict:
+        return {
+            **options.metadata,
+            **flatten("item", item),
+            **config_columns[params],
+            "cache_key": key,
+        }
+
+    killed = cache.interrupted_run()
+    if killed:
+        summary.healed = heal(writer, cache, killed, options.cache_errors)
+    cache.mark_running(summary.track_id)
+    recorder = Recorder(writer, cache, options)
+    bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
+    try:
+        missing = []
+        for key, (item, params) in work.items():
+            entry = cache.get(key)
+            if entry is None:
+                missing.append((key, (item, params)))
+                continue
+            # A cache hit is logged as a complete row: item and params columns, the original
+            # result and latency, and the track_id of the run that computed it.
+            result = entry["result"]
+            recorder.add(
+                {**context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
+            )
+            results_by_config[params].append(result)
+            counts_by_config[params][1] += 1
+            summary.reused += 1
+            bar.update()
+        for key, (result, seconds) in schedule(missing, options):
+            item, params = work[key]
+            failed = bool(result.get("error"))
+            entry = None
+            if options.cache_errors or not failed:
+                config_id = config_columns[params]["config_id"]
+                entry = (key, {"result": result, "cache": summary.track_id}, config_id)
+            row = {**context(key, item, params), **result, "cache": "", "reused": 0}
+            recorder.add(row, entry, seconds=seconds)
+            results_by_config[params].append(result)
+            counts_by_config[params][0] += 1
+            summary.computed += 1
+            summary.failed += failed
+            bar.update()
+    finally:
+        # Also on an exception (Ctrl-C included): finished computations are kept.
+        bar.close()
+        recorder.flush()
+        cache.mark_finished()  # reached only when every committed row is cached
+        writer.close()
+        cache.close()
+
+    for params, results in results_by_config.items():
+        computed, reused = counts_by_config[params]
+        row = {
+            **config_columns[params],
+            **summarize(results),
+            "n_computed": computed,
+            "n_reused": reused,
+        }
+        metrics_tracker.log(row)
+        summary.metrics.append(row)
+    summary.seconds = time.perf_counter() - started
+    return summary
