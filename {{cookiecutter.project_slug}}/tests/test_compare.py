@@ -17,6 +17,7 @@ from {{ cookiecutter.module_name }} import metrics as kind
 from {{ cookiecutter.module_name }} import predict as predict_module
 from {{ cookiecutter.module_name }}.cli import app
 from {{ cookiecutter.module_name }}.harness import compare, runner
+from {{ cookiecutter.module_name }}.harness.compare import stats
 from {{ cookiecutter.module_name }}.harness.report import write_report
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.params import grid
@@ -28,10 +29,8 @@ def judge(a, b, threshold=0.05, higher_is_better=True, seed=1, resamples=1000):
     """(mark, reason, interval) of per-datapoint values ``a`` and ``b``, as compare decides."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     margin = threshold * abs(a.mean())
-    interval = compare.paired_bootstrap(a, b, resamples, seed, 0.95, margin)
-    mark, reason = compare.decide(
-        a.mean(), b.mean(), interval, threshold, higher_is_better, n=a.size
-    )
+    interval = stats.paired_bootstrap(a, b, resamples, seed, 0.95, margin)
+    mark, reason = stats.decide(a.mean(), b.mean(), interval, threshold, higher_is_better, n=a.size)
     return mark, reason, interval
 
 
@@ -54,8 +53,8 @@ def test_a_constant_shift_is_significant():
 def test_the_resampling_is_reproducible_with_its_seed():
     rng = np.random.default_rng(7)
     a, b = rng.normal(1, 0.2, 100), rng.normal(1.05, 0.2, 100)
-    assert compare.paired_bootstrap(a, b, seed=3) == compare.paired_bootstrap(a, b, seed=3)
-    assert compare.paired_bootstrap(a, b, seed=3) != compare.paired_bootstrap(a, b, seed=4)
+    assert stats.paired_bootstrap(a, b, seed=3) == stats.paired_bootstrap(a, b, seed=3)
+    assert stats.paired_bootstrap(a, b, seed=3) != stats.paired_bootstrap(a, b, seed=4)
 
 
 def test_the_interval_covers_the_true_shift():
@@ -64,7 +63,7 @@ def test_the_interval_covers_the_true_shift():
     for _ in range(40):
         a = rng.normal(10, 2, 200)
         b = a + 1 + rng.normal(0, 1, 200)  # true mean difference: 1
-        interval = compare.paired_bootstrap(a, b, resamples=500, seed=int(rng.integers(1e9)))
+        interval = stats.paired_bootstrap(a, b, resamples=500, seed=int(rng.integers(1e9)))
         covered += interval.low <= 1 <= interval.high
     assert covered >= 34  # a 95% interval: about 38 of 40
 
@@ -73,7 +72,7 @@ def test_the_permutation_p_value_is_uniform_under_noise():
     """p is how often noise alone makes the difference: about 5% of noise runs fall below 0.05."""
     rng = np.random.default_rng(12)
     p_values = [
-        compare.paired_bootstrap(
+        stats.paired_bootstrap(
             rng.normal(1, 0.2, 50), rng.normal(1, 0.2, 50), 400, int(rng.integers(1e9))
         ).p_value
         for _ in range(300)
@@ -90,7 +89,7 @@ def noise_trials(n: int, jitter: float, trials: int = 300):
         a = 1e-3 * rng.lognormal(0, jitter, n)
         b = 1e-3 * rng.lognormal(0, jitter, n)
         mark, _, _ = judge(a, b, higher_is_better=False, seed=int(rng.integers(1e9)), resamples=500)
-        yield mark, compare.beyond_threshold(a.mean(), b.mean(), 0.05)
+        yield mark, stats.beyond_threshold(a.mean(), b.mean(), 0.05)
 
 
 def test_noise_alone_does_not_flag_a_change():
@@ -113,21 +112,21 @@ def test_a_tail_percentile_of_few_datapoints_is_not_flagged_by_noise(monkeypatch
     the time, and its bootstrap interval is too narrow to rely on; the permutation test sees
     that noise makes such changes."""
     monkeypatch.setattr(
-        compare, "summary", lambda rows: {"p99": float(np.percentile([r["x"] for r in rows], 99))}
+        stats, "summary", lambda rows: {"p99": float(np.percentile([r["x"] for r in rows], 99))}
     )
     rng = np.random.default_rng(99)
-    options = compare.Options(resamples=400)
+    options = stats.Options(resamples=400)
     beyond = flagged = 0
     for trial in range(30):
         a = [{"x": x} for x in 1e-3 * rng.lognormal(0, 0.2, 60)]
         b = [{"x": x} for x in 1e-3 * rng.lognormal(0, 0.2, 60)]
-        pa, pb = compare.summary(a)["p99"], compare.summary(b)["p99"]
-        if not compare.beyond_threshold(pa, pb, 0.05):
+        pa, pb = stats.summary(a)["p99"], stats.summary(b)["p99"]
+        if not stats.beyond_threshold(pa, pb, 0.05):
             continue
         beyond += 1
         margin = math.copysign(0.05 * pa, pb - pa)
-        interval = compare.resample_summaries(a, b, {"p99": margin}, options, trial)["p99"]
-        flagged += compare.decide(pa, pb, interval, 0.05, False, n=60)[0] != "unchanged"
+        interval = stats.resample_summaries(a, b, {"p99": margin}, options, trial)["p99"]
+        flagged += stats.decide(pa, pb, interval, 0.05, False, n=60)[0] != "unchanged"
     assert beyond >= 15  # of 30: the threshold alone would flag these
     assert flagged == 0
 
@@ -172,14 +171,14 @@ def test_the_interval_must_clear_the_threshold():
 
 
 def test_too_few_datapoints_and_missing_values():
-    interval = compare.Interval(1.0, 1.0, 1.0, 0.001, 0.001)
-    assert compare.decide(1.0, 2.0, interval, 0.05, True, n=3)[0] == "unchanged"
-    assert compare.decide(1.0, 2.0, interval, 0.05, True, n=5)[0] == "better"
-    assert compare.decide(None, 2.0, interval, 0.05, True)[0] == "n/a"
-    assert compare.known(math.nan) is None and compare.known(0.0) == 0.0
-    assert compare.ratio_and_change(0.0, 0.1) == (None, None)
-    assert compare.ratio_and_change(0.0, 0.0) == (1.0, 0.0)
-    assert compare.ratio_and_change(2.0, 1.0) == (0.5, -0.5)
+    interval = stats.Interval(1.0, 1.0, 1.0, 0.001, 0.001)
+    assert stats.decide(1.0, 2.0, interval, 0.05, True, n=3)[0] == "unchanged"
+    assert stats.decide(1.0, 2.0, interval, 0.05, True, n=5)[0] == "better"
+    assert stats.decide(None, 2.0, interval, 0.05, True)[0] == "n/a"
+    assert stats.known(math.nan) is None and stats.known(0.0) == 0.0
+    assert stats.ratio_and_change(0.0, 0.1) == (None, None)
+    assert stats.ratio_and_change(0.0, 0.0) == (1.0, 0.0)
+    assert stats.ratio_and_change(2.0, 1.0) == (0.5, -0.5)
 
 
 def test_gate_patterns():

@@ -2,7 +2,8 @@
 
 Every kind gets the main metric per configuration and the latency distribution; a kind's
 metrics.py may add its own plots with ``extra_plots(metrics, predictions, labels, folder)``,
-which writes PNGs into ``folder`` and returns their (title, file name) pairs.
+which writes PNGs into ``folder`` and returns their (title, file name) pairs. When an earlier
+run of the same phase exists, a last section compares the run with it (the compare package).
 """
 
 import textwrap
@@ -15,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from .compare import report_section  # noqa: E402
+from .compare import compare_rows, markdown, plot  # noqa: E402
+from .compare.runs import previous_run, runs  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
@@ -24,6 +26,7 @@ LATENCY_COLUMNS = ["latency_mean", "latency_p50", "latency_p95", "latency_p99"]
 # The kind's metrics (latencies get their own columns, in ms), then the counts.
 METRIC_COLUMNS = [m for m in HIGHER_IS_BETTER if m not in LATENCY_COLUMNS]
 METRIC_COLUMNS += ["n", "n_failed", "n_computed", "n_reused"]
+PACKAGE = __name__.split(".")[0]  # the project's package: `python -m` runs its cli
 
 
 def latest_experiment_run(metrics: pd.DataFrame, experiment: str | None) -> tuple[str, str]:
@@ -70,6 +73,31 @@ def plot_latency(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def comparison_section(
+    predictions: pd.DataFrame, track_id: str, folder: Path, db: Path
+) -> list[str]:
+    """The comparison with the previous run of the same phase (none when ``track_id`` is the
+    first), and its PNG in ``folder``."""
+    previous = previous_run(predictions, track_id)
+    if previous is None:
+        return []
+    this = next(r for r in runs(predictions) if r["track_id"] == track_id)
+    comparison = compare_rows(
+        predictions[predictions["track_id"] == previous["track_id"]],
+        {**previous, "selector": previous["track_id"], "db": str(db)},
+        predictions[predictions["track_id"] == track_id],
+        {**this, "selector": track_id, "db": str(db)},
+    )
+    plot(comparison, Path(folder) / "compare.png")
+    title = "Compared with the previous run"
+    text = markdown(comparison, level=2, title=title, image="compare.png")
+    hint = (
+        f"Any two runs: `python -m {PACKAGE} compare A B` (`--markdown`, `--json`); "
+        'README, "Comparing runs".'
+    )
+    return [*text.rstrip("\n").splitlines(), "", hint, ""]
 
 
 def write_report(
@@ -149,7 +177,7 @@ def write_report(
         f"({reused / max(len(run), 1):.1%}).",
         "",
     ]
-    lines += report_section(predictions, track_id, folder, db)  # when an earlier run exists
+    lines += comparison_section(predictions, track_id, folder, db)  # when an earlier run exists
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path

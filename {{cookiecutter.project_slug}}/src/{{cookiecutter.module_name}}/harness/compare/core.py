@@ -1,0 +1,260 @@
+"""Two runs compared configuration by configuration, metric by metric.
+
+Datapoints are paired by identity (config_id + input_id); a row served from the cache carries
+the result and latency of the computation it reuses, so it is compared as that computation.
+For each configuration in both runs, over its paired datapoints:
+
+- configuration metrics: the kind's ``summarize`` of each run (directions: ``HIGHER_IS_BETTER``);
+- per-datapoint metrics: the kind's ``row_values`` (directions: ``ROW_HIGHER_IS_BETTER``),
+  averaged over the pairs where neither run failed, tested on the paired differences.
+
+Each metric is then marked by ``stats.decide``. Datapoints that failed in either run are listed,
+never dropped silently.
+"""
+
+import fnmatch
+import math
+import zlib
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .. import kind
+from ..tracking import is_result_column
+from .runs import select
+from .stats import (
+    BETTER,
+    MIN_PAIRS,
+    NO_VALUE,
+    UNCHANGED,
+    WORSE,
+    Options,
+    beyond_threshold,
+    decide,
+    known,
+    paired_bootstrap,
+    plain,
+    ratio_and_change,
+    resample_summaries,
+    summary,
+)
+
+ONLY_A, ONLY_B = "only in A", "only in B"  # a configuration's status when one run lacks it
+
+
+def row_directions() -> dict[str, bool]:
+    """Per-datapoint metrics and whether higher is better (kinds declare ROW_HIGHER_IS_BETTER)."""
+    return dict(kind.ROW_HIGHER_IS_BETTER)
+
+
+def label(config: dict) -> str:
+    return ", ".join(f"{name}={value}" for name, value in config["params"].items())
+
+
+def results_by_id(rows) -> dict[str, dict]:
+    """input_id -> the row's result (predict's fields, what summarize sees), NULLs as None."""
+    columns = [c for c in rows.columns if is_result_column(c)]
+    frame = rows[columns].astype(object)
+    frame = frame.where(frame.notna(), None)
+    return {str(record["input_id"]): record for record in frame.to_dict("records")}
+
+
+def failed(result: dict) -> bool:
+    return bool(result.get("error"))
+
+
+def config_params(rows) -> dict:
+    columns = sorted(c for c in rows.columns if c.startswith("params_"))
+    first = rows.iloc[0]
+    return {c.removeprefix("params_"): plain(first[c]) for c in columns}
+
+
+def metric_entry(name, per, higher, a, b, threshold, interval=None, n=0, mark=None) -> dict:
+    ratio, change = ratio_and_change(a, b)
+    if mark is None:
+        mark, reason = decide(a, b, interval, threshold, higher, n)
+    else:
+        reason = "no datapoint in both runs" if mark == NO_VALUE else mark
+    return {
+        "metric": name,
+        "per": per,
+        "higher_is_better": higher,
+        "a": plain(a),
+        "b": plain(b),
+        "ratio": plain(ratio),
+        "change": plain(change),
+        "threshold": threshold,
+        "diff": None if interval is None else plain(interval.diff),
+        "ci": None if interval is None else [plain(interval.low), plain(interval.high)],
+        "p_value": None if interval is None else plain(interval.p_value),
+        "p_beyond": None if interval is None else plain(interval.p_beyond),
+        "resamples": None if interval is None else interval.resamples,
+        "n": n,
+        "mark": mark,
+        "reason": reason,
+    }
+
+
+def side_entries(results_a: list[dict], results_b: list[dict], mark: str) -> list[dict]:
+    """Metric entries without a comparison (a configuration one run lacks, or no datapoint in
+    both): each run's values over its own datapoints, and ``mark``."""
+    summary_a = summary(results_a) if results_a else {}
+    summary_b = summary(results_b) if results_b else {}
+    entries = [
+        metric_entry(
+            name, "config", higher, summary_a.get(name), summary_b.get(name), None, mark=mark
+        )
+        for name, higher in kind.HIGHER_IS_BETTER.items()
+    ]
+    for name, higher in row_directions().items():
+        means = []
+        for results in (results_a, results_b):
+            values = [known(kind.row_values(r).get(name)) for r in results]
+            values = [float(v) for v in values if v is not None]
+            means.append(float(np.mean(values)) if values else None)
+        entries.append(metric_entry(name, "datapoint", higher, *means, None, mark=mark))
+    return entries
+
+
+def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> dict:
+    """Every declared metric of one configuration, A against B (either may have no rows)."""
+    by_a = results_by_id(rows_a) if len(rows_a) else {}
+    by_b = results_by_id(rows_b) if len(rows_b) else {}
+    paired = sorted(by_a.keys() & by_b.keys())
+    status = "both" if paired or (by_a and by_b) else (ONLY_A if by_a else ONLY_B)
+    entry = {
+        "config_id": config_id,
+        "params": config_params(rows_a if len(rows_a) else rows_b),
+        "status": status,
+        "n_a": len(by_a),
+        "n_b": len(by_b),
+        "n_paired": len(paired),
+        "unpaired": {
+            "a": sorted(by_a.keys() - by_b.keys()),
+            "b": sorted(by_b.keys() - by_a.keys()),
+        },
+        "failed": {
+            "a": sorted(k for k, r in by_a.items() if failed(r)),
+            "b": sorted(k for k, r in by_b.items() if failed(r)),
+        },
+    }
+    entry["failed"]["either"] = len(set(entry["failed"]["a"]) | set(entry["failed"]["b"]))
+    if not paired:  # one run lacks the configuration, or they share no datapoint
+        mark = {ONLY_A: ONLY_A, ONLY_B: ONLY_B}.get(status, NO_VALUE)
+        entry["metrics"] = side_entries(list(by_a.values()), list(by_b.values()), mark)
+        return entry
+
+    seed = [options.seed, zlib.crc32(config_id.encode())]
+    results_a, results_b = [by_a[k] for k in paired], [by_b[k] for k in paired]
+    summary_a, summary_b = summary(results_a), summary(results_b)
+    # Intervals only where they can matter: a change beyond its threshold.
+    margins = {}
+    for name in kind.HIGHER_IS_BETTER:
+        a, b = summary_a.get(name), summary_b.get(name)
+        threshold = options.threshold_for(name)
+        if a is not None and b is not None and a != b and beyond_threshold(a, b, threshold):
+            margins[name] = math.copysign(threshold * abs(a), b - a)
+    intervals = resample_summaries(results_a, results_b, margins, options, seed) if margins else {}
+    metrics = [
+        metric_entry(
+            name,
+            "config",
+            higher,
+            summary_a.get(name),
+            summary_b.get(name),
+            options.threshold_for(name),
+            intervals.get(name),
+            n=len(paired),
+        )
+        for name, higher in kind.HIGHER_IS_BETTER.items()
+    ]
+    values_a = [kind.row_values(r) for r in results_a]
+    values_b = [kind.row_values(r) for r in results_b]
+    for name, higher in row_directions().items():
+        pairs = [
+            (x, y)
+            for x, y in (
+                (known(va.get(name)), known(vb.get(name)))
+                for va, vb in zip(values_a, values_b, strict=True)
+            )
+            if x is not None and y is not None
+        ]
+        if not pairs:
+            metrics.append(metric_entry(name, "datapoint", higher, None, None, None))
+            continue
+        a, b = (np.asarray(side, dtype=float) for side in zip(*pairs, strict=True))
+        threshold = options.threshold_for(name)
+        margin = threshold * abs(a.mean())
+        interval = paired_bootstrap(a, b, options.resamples, seed, options.confidence, margin)
+        metrics.append(
+            metric_entry(
+                name, "datapoint", higher, a.mean(), b.mean(), threshold, interval, len(pairs)
+            )
+        )
+    entry["metrics"] = metrics
+    return entry
+
+
+def compare_rows(rows_a, run_a: dict, rows_b, run_b: dict, options: Options | None = None) -> dict:
+    """The comparison of two runs' prediction rows, as a JSON-ready dict."""
+    options = options or Options()
+    config_ids = sorted(set(rows_a["config_id"]) | set(rows_b["config_id"]))
+    configurations = [
+        compare_configuration(
+            config_id,
+            rows_a[rows_a["config_id"] == config_id],
+            rows_b[rows_b["config_id"] == config_id],
+            options,
+        )
+        for config_id in config_ids
+    ]
+    order = {"both": 0, ONLY_A: 1, ONLY_B: 2}
+    configurations.sort(key=lambda c: (order[c["status"]], label(c)))
+    marks = [m["mark"] for c in configurations for m in c["metrics"] if c["status"] == "both"]
+    return {
+        "a": run_a,
+        "b": run_b,
+        "options": {**asdict(options), "min_pairs": MIN_PAIRS},
+        "primary": kind.PRIMARY,
+        "configurations": configurations,
+        "counts": {
+            "metrics": {mark: marks.count(mark) for mark in (WORSE, BETTER, UNCHANGED, NO_VALUE)},
+            "configurations": {
+                status: sum(c["status"] == status for c in configurations) for status in order
+            },
+            "failed_a": sum(len(c["failed"]["a"]) for c in configurations),
+            "failed_b": sum(len(c["failed"]["b"]) for c in configurations),
+        },
+    }
+
+
+def compare(
+    db: Path,
+    a: str | None = None,
+    b: str | None = None,
+    baseline_db: Path | None = None,
+    engine: str = "sqlite",
+    options: Options | None = None,
+) -> dict:
+    (rows_a, run_a), (rows_b, run_b) = select(db, a, b, baseline_db, engine)
+    return compare_rows(rows_a, run_a, rows_b, run_b, options)
+
+
+def gated(metric: str, gate: list[str] | None) -> bool:
+    """Whether --fail-on-regression checks ``metric``: every metric without a gate; else names,
+    globs (``latency_*``) or ``primary`` (the kind's PRIMARY)."""
+    if not gate:
+        return True
+    patterns = [kind.PRIMARY if g == "primary" else g for g in gate]
+    return any(fnmatch.fnmatchcase(metric, pattern) for pattern in patterns)
+
+
+def regressions(comparison: dict, gate: list[str] | None = None) -> list[dict]:
+    """The metrics marked worse (beyond threshold and significant) that the gate checks."""
+    return [
+        {"config_id": c["config_id"], "params": c["params"], **m}
+        for c in comparison["configurations"]
+        for m in c["metrics"]
+        if m["mark"] == WORSE and gated(m["metric"], gate)
+    ]
