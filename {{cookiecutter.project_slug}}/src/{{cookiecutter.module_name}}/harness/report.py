@@ -75,6 +75,124 @@ def plot_latency(
     plt.close(fig)
 
 
+def read_tables(db: Path, engine: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(metrics, predictions) of the db; ValueError when no run has completed."""
+    metrics = read_table(db, METRICS, engine)
+    predictions = read_table(db, PREDICTIONS, engine)
+    if metrics is None or metrics.empty or predictions is None:
+        raise ValueError(f"{db} has no completed run to report: run the benchmark first")
+    return metrics, predictions
+
+
+def best_first(metrics: pd.DataFrame, track_id: str) -> pd.DataFrame:
+    """The run's metric rows, best configuration first (the order of tables and plots)."""
+    metrics = metrics[metrics["track_id"] == track_id]
+    ascending = not HIGHER_IS_BETTER.get(PRIMARY, True)
+    metrics = metrics.sort_values([PRIMARY, "config_id"], ascending=[ascending, True])
+    return metrics.reset_index(drop=True)
+
+
+def param_columns(metrics: pd.DataFrame) -> list[str]:
+    return sorted(c for c in metrics.columns if c.startswith("params_"))
+
+
+def plot_labels(metrics: pd.DataFrame) -> list[str]:
+    """One per configuration: the params that differ between configurations, wrapped to keep
+    plots wide."""
+    params = param_columns(metrics)
+    varying = [c for c in params if metrics[c].nunique() > 1] or params
+    return [textwrap.fill(config_label(row, varying), 40) for _, row in metrics.iterrows()]
+
+
+def write_plots(metrics: pd.DataFrame, run: pd.DataFrame, folder: Path) -> list[tuple[str, str]]:
+    """The PNGs of the report into ``folder``; the kind's extra plots as (title, file name)."""
+    labels = plot_labels(metrics)
+    plot_metric(metrics, labels, folder / f"{PRIMARY}.png")
+    plot_latency(run, list(metrics["config_id"]), labels, folder / "latency.png")
+    return kind_extra_plots(metrics, run, labels, folder) if kind_extra_plots else []
+
+
+def heading_lines(experiment: str, track_id: str, run: pd.DataFrame) -> list[str]:
+    first = run.iloc[0]
+    forced = " (uncommitted changes, forced)" if first.get("forced") else ""
+    return [
+        f"# Report: {experiment}",
+        "",
+        f"Run `{track_id}` at {first['timestamp'][:19]}, git commit "
+        f"`{first.get('git_commit') or 'none'}`{forced}, "
+        f"predict version {first.get('predict_version')}, Python {first.get('python_version')}.",
+        "",
+    ]
+
+
+def configurations_section(metrics: pd.DataFrame) -> list[str]:
+    table = metrics[["config_id", *param_columns(metrics)]]
+    return [
+        "## Configurations",
+        "",
+        tabulate(table, "keys", tablefmt="github", showindex=False),
+        "",
+    ]
+
+
+def metrics_section(metrics: pd.DataFrame) -> list[str]:
+    latency_ms = metrics[LATENCY_COLUMNS] * 1000
+    latency_ms.columns = [f"{c.removeprefix('latency_')} (ms)" for c in LATENCY_COLUMNS]
+    return [
+        "## Metrics",
+        "",
+        tabulate(
+            pd.concat([metrics[["config_id", *METRIC_COLUMNS]], latency_ms], axis=1),
+            "keys",
+            tablefmt="github",
+            showindex=False,
+            floatfmt=".4g",
+        ),
+        "",
+        f"![{PRIMARY} per configuration]({PRIMARY}.png)",
+        "",
+    ]
+
+
+def latency_section() -> list[str]:
+    return [
+        "## Latency",
+        "",
+        "Seconds measured inside predict; rows reused from the cache carry the latency of the "
+        "computation they reuse.",
+        "",
+        "![Latency distribution per configuration](latency.png)",
+        "",
+    ]
+
+
+def extra_plot_sections(extra: list[tuple[str, str]]) -> list[str]:
+    """A section per plot of the kind's ``extra_plots``, from its (title, file name) pairs."""
+    lines = []
+    for title, name in extra:
+        lines += [f"## {title}", "", f"![{title}]({name})", ""]
+    return lines
+
+
+def errors_section(run: pd.DataFrame) -> list[str]:
+    errors = run[run["error"].fillna("") != ""] if "error" in run.columns else run.iloc[0:0]
+    if errors.empty:
+        return ["## Errors", "", "No datapoint failed.", ""]
+    counts = errors.groupby(["config_id", "error_type"]).size().reset_index(name="count")
+    return ["## Errors", "", tabulate(counts, "keys", tablefmt="github", showindex=False), ""]
+
+
+def cache_section(run: pd.DataFrame) -> list[str]:
+    reused = int((run["cache"].fillna("") != "").sum()) if "cache" in run.columns else 0
+    return [
+        "## Cache",
+        "",
+        f"{len(run) - reused} datapoints computed, {reused} served from the cache "
+        f"({reused / max(len(run), 1):.1%}).",
+        "",
+    ]
+
+
 def comparison_section(
     predictions: pd.DataFrame, track_id: str, folder: Path, db: Path
 ) -> list[str]:
@@ -103,81 +221,25 @@ def comparison_section(
 def write_report(
     db: Path, out: Path, experiment: str | None = None, engine: str = "sqlite"
 ) -> Path:
-    metrics = read_table(db, METRICS, engine)
-    predictions = read_table(db, PREDICTIONS, engine)
-    if metrics is None or metrics.empty or predictions is None:
-        raise ValueError(f"{db} has no completed run to report: run the benchmark first")
+    """reports/<experiment>/README.md and its PNGs, of the latest completed run (of
+    ``experiment`` if given)."""
+    metrics, predictions = read_tables(db, engine)
     experiment, track_id = latest_experiment_run(metrics, experiment)
-    metrics = metrics[metrics["track_id"] == track_id]
-    ascending = not HIGHER_IS_BETTER.get(PRIMARY, True)
-    metrics = metrics.sort_values([PRIMARY, "config_id"], ascending=[ascending, True])
-    metrics = metrics.reset_index(drop=True)  # best configuration first, in tables and plots
+    metrics = best_first(metrics, track_id)
     run = predictions[predictions["track_id"] == track_id]
-    params = sorted(c for c in metrics.columns if c.startswith("params_"))
-    # Plot labels: the params that differ between configurations, wrapped to keep plots wide.
-    varying = [c for c in params if metrics[c].nunique() > 1] or params
-    labels = [textwrap.fill(config_label(row, varying), 40) for _, row in metrics.iterrows()]
     folder = Path(out) / experiment
     folder.mkdir(parents=True, exist_ok=True)
-    plot_metric(metrics, labels, folder / f"{PRIMARY}.png")
-    plot_latency(run, list(metrics["config_id"]), labels, folder / "latency.png")
-    extra_plots = kind_extra_plots
-    extra = extra_plots(metrics, run, labels, folder) if extra_plots else []
-
-    latency_ms = metrics[LATENCY_COLUMNS] * 1000
-    latency_ms.columns = [f"{c.removeprefix('latency_')} (ms)" for c in LATENCY_COLUMNS]
-    errors = run[run["error"].fillna("") != ""] if "error" in run.columns else run.iloc[0:0]
-    first = run.iloc[0]
-    forced = " (uncommitted changes, forced)" if first.get("forced") else ""
+    extra = write_plots(metrics, run, folder)
     lines = [
-        f"# Report: {experiment}",
-        "",
-        f"Run `{track_id}` at {first['timestamp'][:19]}, git commit "
-        f"`{first.get('git_commit') or 'none'}`{forced}, "
-        f"predict version {first.get('predict_version')}, Python {first.get('python_version')}.",
-        "",
-        "## Configurations",
-        "",
-        tabulate(metrics[["config_id", *params]], "keys", tablefmt="github", showindex=False),
-        "",
-        "## Metrics",
-        "",
-        tabulate(
-            pd.concat([metrics[["config_id", *METRIC_COLUMNS]], latency_ms], axis=1),
-            "keys",
-            tablefmt="github",
-            showindex=False,
-            floatfmt=".4g",
-        ),
-        "",
-        f"![{PRIMARY} per configuration]({PRIMARY}.png)",
-        "",
-        "## Latency",
-        "",
-        "Seconds measured inside predict; rows reused from the cache carry the latency of the "
-        "computation they reuse.",
-        "",
-        "![Latency distribution per configuration](latency.png)",
-        "",
-        *(line for title, name in extra for line in (f"## {title}", "", f"![{title}]({name})", "")),
-        "## Errors",
-        "",
+        *heading_lines(experiment, track_id, run),
+        *configurations_section(metrics),
+        *metrics_section(metrics),
+        *latency_section(),
+        *extra_plot_sections(extra),
+        *errors_section(run),
+        *cache_section(run),
+        *comparison_section(predictions, track_id, folder, db),  # when an earlier run exists
     ]
-    if errors.empty:
-        lines.append("No datapoint failed.")
-    else:
-        counts = errors.groupby(["config_id", "error_type"]).size().reset_index(name="count")
-        lines.append(tabulate(counts, "keys", tablefmt="github", showindex=False))
-    reused = int((run["cache"].fillna("") != "").sum()) if "cache" in run.columns else 0
-    lines += [
-        "",
-        "## Cache",
-        "",
-        f"{len(run) - reused} datapoints computed, {reused} served from the cache "
-        f"({reused / max(len(run), 1):.1%}).",
-        "",
-    ]
-    lines += comparison_section(predictions, track_id, folder, db)  # when an earlier run exists
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path
