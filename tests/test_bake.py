@@ -143,3 +143,17 @@ def test_ruff_check_clean(baked, answers):
 def test_ruff_format_clean(baked, answers):
     done = ruff(baked(answers), "format", "--check")
     assert done.returncode == 0, f"ruff format --check:\n{done.stdout}\n{done.stderr}"
+
+
+def test_the_machinery_holds_jinja_only_in_module_level_lines():
+    """No Jinja in function bodies or signatures of cli.py and harness/ (module-level constants
+    such as ``ENGINE = "{{ cookiecutter.engine }}"`` are fine): an optional part is a module the
+    core tries to import (harness/cluster.py, harness/duckdb_setup.py), not a Jinja block."""
+    package = TEMPLATE_DIR / "{{cookiecutter.project_slug}}/src/{{cookiecutter.module_name}}"
+    offending = [
+        f"{path.relative_to(package)}:{number}: {line.strip()}"
+        for path in [package / "cli.py", *sorted((package / "harness").glob("*.py"))]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "{%" in line or ("{{" in line and line[:1].isspace())
+    ]
+    assert not offending, "Jinja inside machinery code:\n" + "\n".join(offending)

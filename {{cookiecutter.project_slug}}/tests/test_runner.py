@@ -4,8 +4,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
+
+import pytest
 
 from {{ cookiecutter.module_name }}.harness import runner
+from {{ cookiecutter.module_name }}.harness.errors import ParallelismUnavailable
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.harness.validation import exit_code, validate
 
@@ -53,3 +57,26 @@ def test_cache_hits_in_a_new_process(tmp_path):
     assert len(runs) == 2
     assert runs[0][1] > 0 and runs[0][2] == 0
     assert runs[1][1] == 0 and runs[1][2] == runs[0][1]
+
+
+def test_an_unknown_parallelism_stops_the_run_before_anything_is_written(
+    tmp_path, items, configurations
+):
+    db = tmp_path / "bench.db"
+    with pytest.raises(ParallelismUnavailable) as error:
+        runner.run(items, configurations, replace(options(db), parallelism="gpu"))
+    assert f"use {runner.CHOICES_TEXT}" in str(error.value)
+    assert not db.exists() and not runner.cache_dir_for(db).exists()
+
+
+@pytest.mark.skipif(runner.DASK, reason="this project was baked with parallelism=dask")
+def test_dask_options_in_a_project_without_dask_exit_2_with_the_fix(tmp_path):
+    db = tmp_path / "bench.db"
+    command = [sys.executable, "-m", "{{ cookiecutter.module_name }}", "run", "--dev"]
+    command += ["--db", str(db), "--no-progress"]
+    for option in (["--parallelism", "dask"], ["--scheduler", "tcp://10.0.0.5:8786"]):
+        done = subprocess.run([*command, *option], capture_output=True, text=True)
+        assert done.returncode == 2, done.stderr
+        assert "baked without dask" in done.stderr and "parallelism=dask" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not db.exists() and not runner.cache_dir_for(db).exists()

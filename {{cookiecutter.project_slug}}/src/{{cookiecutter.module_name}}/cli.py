@@ -8,11 +8,11 @@ from tabulate import tabulate
 from .data import load_items
 from .harness import cache as result_cache
 from .harness import runner
+from .harness.errors import EngineUnavailable, ParallelismUnavailable
 from .harness.schema import params_drift
 from .harness.tracking import (
     ENGINE,
     PREDICTIONS,
-    EngineUnavailable,
     flatten,
     git_diff_stat,
     git_state,
@@ -30,6 +30,17 @@ DEV_LIMIT = 10
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
+# Help texts from what this project can run (dask: parallelism=dask bakes only).
+if runner.DASK:
+    WORKERS_HELP = "Worker count for threads/processes, or the dask LocalCluster's."
+    SCHEDULER_HELP = (
+        "dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: Dask's "
+        "scheduler-address setting, e.g. DASK_SCHEDULER_ADDRESS, else a LocalCluster)."
+    )
+else:
+    WORKERS_HELP = "Worker count for threads/processes."
+    SCHEDULER_HELP = "dask only: a running scheduler; this project was baked without dask."
+
 
 def check_engine(engine: str) -> None:
     """Exit with the reason and the fix if ``engine`` cannot be used (before any work)."""
@@ -38,15 +49,67 @@ def check_engine(engine: str) -> None:
     except EngineUnavailable as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
-{%- if cookiecutter.parallelism == "dask" %}
 
 
-def dask_scheduler_setting() -> str:
-    """Dask's scheduler-address setting (DASK_SCHEDULER_ADDRESS, ~/.config/dask), or ""."""
-    import dask  # dask alone, not distributed: a rerun that computes nothing stays fast
+def check_parallelism(parallelism: str, scheduler: str) -> None:
+    """Exit with the reason and the fix if ``parallelism`` cannot be used (before any work)."""
+    try:
+        runner.require_parallelism(parallelism, scheduler)
+    except ParallelismUnavailable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
 
-    return dask.config.get("scheduler-address", None) or ""
-{%- endif %}
+
+def refuse_dirty_experiment(phase: str, git: tuple[str, bool], allow_dirty: bool) -> None:
+    if phase == "experiment" and git[1] and not allow_dirty:
+        typer.echo(
+            "Refusing an experiment run on uncommitted changes: results could not be tied to "
+            "code. Commit first, or pass --allow-dirty (recorded as forced=1 on every row).",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+def check_schema_drift(db: Path, configurations: list, allow_drift: bool) -> None:
+    """Report params fields renamed since the db's rows; stop unless --allow-drift."""
+    drift = params_drift(db, PREDICTIONS, set(flatten("params", configurations[0])))
+    for line in drift.describe(PREDICTIONS):
+        typer.echo(f"schema drift: {line}", err=True)
+    if drift.blocking and not allow_drift:
+        typer.echo("Stopped before writing anything; pass --allow-drift to run anyway.", err=True)
+        raise typer.Exit(2)
+
+
+def notice_code_change(db: Path, phase: str, git: tuple[str, bool]) -> None:
+    """Print what changed since the db's last experiment run (a notice, never a stop)."""
+    previous = last_commit(db) if phase == "experiment" else ""
+    if previous and git[0] and previous != git[0]:
+        typer.echo(f"Code changed since the last experiment run ({previous[:8]} -> {git[0][:8]}):")
+        typer.echo(git_diff_stat(Path.cwd(), previous))
+
+
+def check_scheduler(parallelism: str, scheduler: str) -> None:
+    """dask: an unreachable scheduler stops the run before anything is written."""
+    if parallelism != "dask":
+        return
+    try:
+        runner.require_scheduler(scheduler)
+    except ParallelismUnavailable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+def print_summary(summary: runner.RunSummary, phase: str, db: Path) -> None:
+    typer.echo(
+        f"run {summary.track_id} ({phase}) into {db}: {summary.computed} computed, "
+        f"{summary.reused} reused from cache, {summary.failed} failed, {summary.seconds:.1f}s"
+        + (f", {summary.healed} results of a killed run recovered" if summary.healed else "")
+        + (f", {summary.duplicates} duplicate datapoints skipped" if summary.duplicates else "")
+    )
+    columns = ("config_id", PRIMARY, "error_rate", "latency_p50", "n", "n_computed", "n_reused")
+    typer.echo(
+        tabulate([{c: m[c] for c in columns} for m in summary.metrics], "keys", floatfmt=".4g")
+    )
 
 
 # validation, cache_report and report import pandas and matplotlib (seconds): they are imported
@@ -62,21 +125,9 @@ def run(
     db: Path = typer.Option(
         None, help=f"Results db (default {RESULTS_DB}, or {DEV_DB} with --dev)."
     ),
-{%- if cookiecutter.parallelism == "dask" %}
-    parallelism: str = typer.Option(runner.PARALLELISM, help="none, threads, processes or dask."),
-    workers: int = typer.Option(
-        runner.WORKERS, help="Worker count for threads/processes, or the dask LocalCluster's."
-    ),
-    scheduler: str = typer.Option(
-        "",
-        help="dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: Dask's "
-        "scheduler-address setting, e.g. DASK_SCHEDULER_ADDRESS, else a LocalCluster).",
-        show_default=False,
-    ),
-{%- else %}
-    parallelism: str = typer.Option(runner.PARALLELISM, help="none, threads or processes."),
-    workers: int = typer.Option(runner.WORKERS, help="Worker count for threads/processes."),
-{%- endif %}
+    parallelism: str = typer.Option(runner.PARALLELISM, help=f"{runner.CHOICES_TEXT}."),
+    workers: int = typer.Option(runner.WORKERS, help=WORKERS_HELP),
+    scheduler: str = typer.Option("", help=SCHEDULER_HELP, show_default=False),
     engine: str = typer.Option(ENGINE, help="xetrack engine for the metrics table: sqlite/duckdb."),
     cache_errors: bool = typer.Option(False, help="Cache failed datapoints too (default: retry)."),
     max_unsaved_seconds: float = typer.Option(
@@ -89,64 +140,30 @@ def run(
 ):
     """Run every configuration of the grid over the dataset; cached results are reused."""
     check_engine(engine)
+    check_parallelism(parallelism, scheduler)
     phase = "dev" if dev else "experiment"
     db = db or (DEV_DB if dev else RESULTS_DB)
     if dev and limit is None:
         limit = DEV_LIMIT
     git = git_state(Path.cwd(), ignore=(str(db), f"{db}.lock", ".cache", "reports"))
-    if phase == "experiment" and git[1] and not allow_dirty:
-        typer.echo(
-            "Refusing an experiment run on uncommitted changes: results could not be tied to "
-            "code. Commit first, or pass --allow-dirty (recorded as forced=1 on every row).",
-            err=True,
-        )
-        raise typer.Exit(2)
+    refuse_dirty_experiment(phase, git, allow_dirty)
     configurations = grid()
-    drift = params_drift(db, PREDICTIONS, set(flatten("params", configurations[0])))
-    for line in drift.describe(PREDICTIONS):
-        typer.echo(f"schema drift: {line}", err=True)
-    if drift.blocking and not allow_drift:
-        typer.echo("Stopped before writing anything; pass --allow-drift to run anyway.", err=True)
-        raise typer.Exit(2)
-    previous = last_commit(db) if phase == "experiment" else ""
-    if previous and git[0] and previous != git[0]:
-        typer.echo(f"Code changed since the last experiment run ({previous[:8]} -> {git[0][:8]}):")
-        typer.echo(git_diff_stat(Path.cwd(), previous))
+    check_schema_drift(db, configurations, allow_drift)
+    notice_code_change(db, phase, git)
     options = runner.RunOptions(
         db=db,
         metadata=run_metadata(experiment, phase, PREDICT_VERSION, git, forced=git[1]),
         parallelism=parallelism,
         workers=workers,
-{%- if cookiecutter.parallelism == "dask" %}
         scheduler=scheduler,
-{%- endif %}
         engine=engine,
         cache_errors=cache_errors,
         max_unsaved_seconds=max_unsaved_seconds,
         progress=progress,
     )
-{%- if cookiecutter.parallelism == "dask" %}
-    if parallelism == "dask" and (scheduler or dask_scheduler_setting()):
-        # An unreachable scheduler stops the run before anything is written.
-        from .harness.cluster import ClusterUnavailable, require_scheduler
-
-        try:
-            require_scheduler(scheduler)
-        except ClusterUnavailable as error:
-            typer.echo(str(error), err=True)
-            raise typer.Exit(2) from None
-{%- endif %}
+    check_scheduler(parallelism, scheduler)
     summary = runner.run(load_items(data, limit=limit), configurations, options)
-    typer.echo(
-        f"run {summary.track_id} ({phase}) into {db}: {summary.computed} computed, "
-        f"{summary.reused} reused from cache, {summary.failed} failed, {summary.seconds:.1f}s"
-        + (f", {summary.healed} results of a killed run recovered" if summary.healed else "")
-        + (f", {summary.duplicates} duplicate datapoints skipped" if summary.duplicates else "")
-    )
-    columns = ("config_id", PRIMARY, "error_rate", "latency_p50", "n", "n_computed", "n_reused")
-    typer.echo(
-        tabulate([{c: m[c] for c in columns} for m in summary.metrics], "keys", floatfmt=".4g")
-    )
+    print_summary(summary, phase, db)
 
 
 @app.command()

@@ -19,6 +19,8 @@ How exactly-once holds:
 """
 
 import dataclasses
+import importlib
+import importlib.util
 import itertools
 import time
 from collections import defaultdict
@@ -33,6 +35,7 @@ from tqdm import tqdm
 from xetrack import Tracker
 
 from .cache import ResultCache
+from .errors import ParallelismUnavailable
 from .execution import execute
 from .identity import computation_keys
 from .kind import Item, Params, level_monitor, predict_module, summarize
@@ -46,8 +49,18 @@ from .tracking import (
     require_engine,
 )
 
-PARALLELISM = "{{ cookiecutter.parallelism }}"  # none | threads | processes{{ " | dask" if cookiecutter.parallelism == "dask" else "" }}
+PARALLELISM = "{{ cookiecutter.parallelism }}"  # this project's default, one of CHOICES
 WORKERS = 4
+POOLS = {"threads": ThreadPoolExecutor, "processes": ProcessPoolExecutor}
+# dask where harness/cluster.py exists (parallelism=dask bakes): found, not imported (it imports
+# distributed, a second or two).
+DASK = importlib.util.find_spec(f"{__package__}.cluster") is not None
+CHOICES = ("none", *POOLS, *(["dask"] if DASK else []))
+CHOICES_TEXT = f"{', '.join(CHOICES[:-1])} or {CHOICES[-1]}"  # "none, threads or processes"
+NO_DASK = (
+    "this project was baked without dask (it has no harness/cluster.py): use --parallelism "
+    "processes or threads, or bake the template again with parallelism=dask."
+)
 
 
 @dataclass
@@ -56,11 +69,9 @@ class RunOptions:
     metadata: dict = field(default_factory=dict)  # tracking.run_metadata(...)
     parallelism: str = PARALLELISM
     workers: int = WORKERS
-{%- if cookiecutter.parallelism == "dask" %}
-    # dask: a running scheduler's address ("": Dask's scheduler-address setting, else a
+    # dask only: a running scheduler's address ("": Dask's scheduler-address setting, else a
     # LocalCluster of `workers` processes on this machine)
     scheduler: str = ""
-{%- endif %}
     cache_errors: bool = False  # errors are retried on the next run unless this is set
     max_unsaved_seconds: float = 0.05  # computation a crash may lose (0: commit every row)
     max_batch_rows: int = 1000
@@ -98,26 +109,51 @@ def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, t
     return work
 
 
+def require_parallelism(parallelism: str, scheduler: str = "") -> None:
+    """Raise ParallelismUnavailable now, before anything is written, if ``parallelism`` (or a
+    Dask ``scheduler``) cannot be used in this project."""
+    if scheduler and not DASK:
+        raise ParallelismUnavailable(f"--scheduler is for --parallelism dask, and {NO_DASK}")
+    if parallelism == "dask":
+        dask_cluster()
+    elif parallelism not in CHOICES:
+        raise ParallelismUnavailable(
+            f"parallelism {parallelism!r} is not an option: use {CHOICES_TEXT}."
+        )
+
+
+def require_scheduler(scheduler: str = "") -> None:
+    """dask: raise ParallelismUnavailable now, before anything is written, if the scheduler
+    (``scheduler``, else Dask's scheduler-address setting) cannot be reached."""
+    dask_cluster().require_scheduler(scheduler)  # its ClusterUnavailable is one
+
+
+def dask_cluster():
+    """The module harness/cluster.py (dask bakes only), or ParallelismUnavailable with the fix."""
+    try:
+        return importlib.import_module(f"{__package__}.cluster")
+    except ModuleNotFoundError as error:
+        if error.name == f"{__package__}.cluster":
+            raise ParallelismUnavailable(f"--parallelism dask: {NO_DASK}") from None
+        raise ParallelismUnavailable(
+            f"--parallelism dask: the {error.name} package is not installed: run `make install`, "
+            "or use --parallelism processes."
+        ) from None
+
+
 def compute(
-    tasks: Iterable, parallelism: str, workers: int{{ ', scheduler: str = ""' if cookiecutter.parallelism == "dask" else "" }}
+    tasks: Iterable, parallelism: str, workers: int, scheduler: str = ""
 ) -> Iterator[tuple[str, tuple[dict, float]]]:
     """Yield (key, (result, seconds)) as computations finish. Workers never write."""
     if parallelism == "none":
         for key, (item, params) in tasks:
             yield key, execute(item, params)
         return
-{%- if cookiecutter.parallelism == "dask" %}
     if parallelism == "dask":  # a Dask cluster computes; results still come back here
-        from .cluster import compute_on_dask  # imported by dask runs only (a second or two)
-
-        yield from compute_on_dask(tasks, workers, scheduler)
+        yield from dask_cluster().compute_on_dask(tasks, workers, scheduler)
         return
-{%- endif %}
-    pools = {"threads": ThreadPoolExecutor, "processes": ProcessPoolExecutor}
-    if parallelism not in pools:
-        raise ValueError(f"parallelism {parallelism!r}: choose none, threads{{ ", processes or dask" if cookiecutter.parallelism == "dask" else " or processes" }}")
     queue = iter(tasks)
-    with pools[parallelism](max_workers=workers) as pool:
+    with POOLS[parallelism](max_workers=workers) as pool:
         running = {}
 
         def submit(count: int) -> None:
@@ -148,7 +184,7 @@ def schedule(missing: list, options: RunOptions) -> Iterator[tuple[str, tuple[di
     computes nothing, and a killed run resumes with the requests it had not finished.
     """
     if "concurrency" not in {f.name for f in dataclasses.fields(Params)}:
-        yield from compute(missing, options.parallelism, options.workers{{ ", options.scheduler" if cookiecutter.parallelism == "dask" else "" }})
+        yield from compute(missing, options.parallelism, options.workers, options.scheduler)
         return
     levels = defaultdict(list)  # configuration -> its tasks, in grid order
     for key, (item, params) in missing:
@@ -236,8 +272,64 @@ def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_erro
     return len(entries)
 
 
+class Ledger:
+    """What the run keeps of each datapoint: its row (through the Recorder), its count in the
+    summary, and its result for its configuration's metrics row."""
+
+    def __init__(self, configurations, options: RunOptions, summary: RunSummary, recorder):
+        self.options, self.summary, self.recorder = options, summary, recorder
+        # Per configuration once, not per datapoint (config_id is a content hash).
+        self.config_columns = {
+            params: {**flatten("params", params), "config_id": params.config_id}
+            for params in configurations
+        }
+        self.results = defaultdict(list)  # configuration -> its results, for summarize
+        self.counts = defaultdict(lambda: {"n_computed": 0, "n_reused": 0})  # per configuration
+
+    def context(self, key: str, item: Item, params: Params) -> dict:
+        """The columns of a row besides predict's result and its lineage."""
+        return {
+            **self.options.metadata,
+            **flatten("item", item),
+            **self.config_columns[params],
+            "cache_key": key,
+        }
+
+    def reused(self, key: str, item: Item, params: Params, entry: dict) -> None:
+        # A cache hit is logged as a complete row: item and params columns, the original
+        # result and latency, and the track_id of the run that computed it.
+        result = entry["result"]
+        self.recorder.add(
+            {**self.context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
+        )
+        self.results[params].append(result)
+        self.counts[params]["n_reused"] += 1
+        self.summary.reused += 1
+
+    def computed(self, key: str, item: Item, params: Params, result: dict, seconds: float) -> None:
+        failed = bool(result.get("error"))
+        entry = None
+        if self.options.cache_errors or not failed:
+            config_id = self.config_columns[params]["config_id"]
+            entry = (key, {"result": result, "cache": self.summary.track_id}, config_id)
+        row = {**self.context(key, item, params), **result, "cache": "", "reused": 0}
+        self.recorder.add(row, entry, seconds=seconds)
+        self.results[params].append(result)
+        self.counts[params]["n_computed"] += 1
+        self.summary.computed += 1
+        self.summary.failed += failed
+
+    def metrics_rows(self) -> list[dict]:
+        """One metrics row per configuration that has results."""
+        return [
+            {**self.config_columns[params], **summarize(results), **self.counts[params]}
+            for params, results in self.results.items()
+        ]
+
+
 def run(items: list[Item], configurations: list[Params], options: RunOptions) -> RunSummary:
     require_engine(options.engine)  # a missing DuckDB extension stops the run before it starts
+    require_parallelism(options.parallelism, options.scheduler)  # so does a missing dask
     db = Path(options.db)
     lock = FileLock(f"{db}.lock")
     try:
@@ -264,59 +356,18 @@ def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSumm
     summary.duplicates = len(items) * len(configurations) - len(work)
     writer = RowWriter(db, PREDICTIONS, summary.track_id)
     cache = ResultCache(cache_dir_for(db))
-    results_by_config = defaultdict(list)
-    counts_by_config = defaultdict(lambda: [0, 0])  # computed, reused
-
-    # Per configuration once, not per datapoint (config_id is a content hash).
-    config_columns = {
-        params: {**flatten("params", params), "config_id": params.config_id}
-        for params in configurations
-    }
-
-    def context(key: str, item: Item, params: Params) -> dict:
-        return {
-            **options.metadata,
-            **flatten("item", item),
-            **config_columns[params],
-            "cache_key": key,
-        }
-
     killed = cache.interrupted_run()
     if killed:
         summary.healed = heal(writer, cache, killed, options.cache_errors)
     cache.mark_running(summary.track_id)
     recorder = Recorder(writer, cache, options)
+    ledger = Ledger(configurations, options, summary, recorder)
     bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
     try:
-        missing = []
-        for key, (item, params) in work.items():
-            entry = cache.get(key)
-            if entry is None:
-                missing.append((key, (item, params)))
-                continue
-            # A cache hit is logged as a complete row: item and params columns, the original
-            # result and latency, and the track_id of the run that computed it.
-            result = entry["result"]
-            recorder.add(
-                {**context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
-            )
-            results_by_config[params].append(result)
-            counts_by_config[params][1] += 1
-            summary.reused += 1
-            bar.update()
+        missing = serve_cache_hits(work, cache, ledger, bar)
         for key, (result, seconds) in schedule(missing, options):
             item, params = work[key]
-            failed = bool(result.get("error"))
-            entry = None
-            if options.cache_errors or not failed:
-                config_id = config_columns[params]["config_id"]
-                entry = (key, {"result": result, "cache": summary.track_id}, config_id)
-            row = {**context(key, item, params), **result, "cache": "", "reused": 0}
-            recorder.add(row, entry, seconds=seconds)
-            results_by_config[params].append(result)
-            counts_by_config[params][0] += 1
-            summary.computed += 1
-            summary.failed += failed
+            ledger.computed(key, item, params, result, seconds)
             bar.update()
     finally:
         # Also on an exception (Ctrl-C included): finished computations are kept.
@@ -326,15 +377,21 @@ def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSumm
         writer.close()
         cache.close()
 
-    for params, results in results_by_config.items():
-        computed, reused = counts_by_config[params]
-        row = {
-            **config_columns[params],
-            **summarize(results),
-            "n_computed": computed,
-            "n_reused": reused,
-        }
+    for row in ledger.metrics_rows():
         metrics_tracker.log(row)
         summary.metrics.append(row)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def serve_cache_hits(work: dict, cache: ResultCache, ledger: Ledger, bar) -> list:
+    """Record every cached computation of ``work``; return the (key, task) pairs still missing."""
+    missing = []
+    for key, (item, params) in work.items():
+        entry = cache.get(key)
+        if entry is None:
+            missing.append((key, (item, params)))
+            continue
+        ledger.reused(key, item, params, entry)
+        bar.update()
+    return missing

@@ -19,7 +19,6 @@ from .errors import EngineUnavailable
 
 PREDICTIONS = "predictions"
 METRICS = "metrics"
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # xetrack's own format
 # How xetrack reads this db and writes the metrics table (predictions rows always go in through
 # sqlite3, see RowWriter): "sqlite", or "duckdb" (DuckDB attaches the same SQLite file).
 ENGINE = "{{ cookiecutter.engine }}"
@@ -168,7 +167,7 @@ class RowWriter:
         # Strictly increasing, so (track_id, timestamp) stays unique at any write rate.
         now = max(datetime.now(), self._last_stamp + timedelta(microseconds=1))
         self._last_stamp = now
-        return now.isoformat(" ", "microseconds")  # TIMESTAMP_FORMAT, 4x faster than strftime
+        return now.isoformat(" ", "microseconds")  # xetrack's format, 4x faster than strftime
 
     def write(self, rows: list[dict]) -> None:
         """Commit ``rows`` in one transaction.
