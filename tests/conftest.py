@@ -119,10 +119,12 @@ def expected_files(context: dict) -> set[str]:
                 "errors",
                 "execution",
                 "identity",
+                "jsonl",
                 "kind",
                 "report",
                 "runner",
                 "schema",
+                "shared_metrics",
                 "tracking",
                 "validation",
             )
