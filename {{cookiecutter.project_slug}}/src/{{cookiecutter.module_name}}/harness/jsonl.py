@@ -6,7 +6,8 @@ from pathlib import Path
 
 
 def records(path: Path | str, limit: int | None = None) -> Iterator[tuple[str, dict]]:
-    """(input_id, record) of each non-blank line of ``path``, stopping after ``limit`` of them.
+    """(input_id, record) of each non-blank line of ``path``; with ``limit``, stops once it has
+    given that many (it checks after each record, so it always gives the first one).
 
     ``input_id`` is the record's ``id`` as text, else ``line-<number>``. A malformed line (not
     JSON, or not an object) is not skipped: it comes as an empty record, so the item made from
