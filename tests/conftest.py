@@ -124,17 +124,19 @@ def expected_files(context: dict) -> set[str]:
                 "errors",
                 "execution",
                 "identity",
+                "jsonl",
                 "kind",
                 "report",
                 "runner",
                 "schema",
+                "shared_metrics",
                 "tracking",
                 "validation",
             )
         ),
         *(
             f"tests/{name}.py"
-            for name in ("conftest", "test_compare", "test_identity", "test_runner")
+            for name in ("conftest", "test_compare", "test_identity", "test_kind", "test_runner")
         ),
         *(path.format(module=module) for path in kind_files(context["benchmark_kind"])),
     }

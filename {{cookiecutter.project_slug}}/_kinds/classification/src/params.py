@@ -7,25 +7,17 @@ not lists); floats are quantized, so 0.5 and 0.5000000001 are the same configura
 import itertools
 from dataclasses import dataclass
 
-from .harness.identity import check_fields, content_hash
+from .harness.identity import Configuration
 
 # Recorded on every row: bump it when you start a new experiment on purpose.
 EXPERIMENT = "baseline"
 
 
 @dataclass(frozen=True, slots=True)
-class Params:
+class Params(Configuration):  # Configuration: checked fields and config_id
     lexicon: str = "base"  # which word list scores sentiment: "base" or "extended"
     threshold: float = 0.0  # |score| above this is positive/negative, else neutral
     negation: bool = True  # "not good" counts as negative
-
-    def __post_init__(self):
-        check_fields(self)
-
-    @property
-    def config_id(self) -> str:
-        """Short stable id of this configuration (a prefix of its content hash)."""
-        return content_hash(self)[:12]
 
 
 def grid() -> list[Params]:

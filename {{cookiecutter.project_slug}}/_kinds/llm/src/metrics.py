@@ -3,17 +3,17 @@
 Replies are parsed HERE, at analysis time, from the text predict stored: improve
 ``parse_answer`` and every past run is re-scored without asking the model again.
 
-Every benchmark kind declares the same names: PRIMARY (the metric the report plots and the
-summary ranks by), HIGHER_IS_BETTER (each metric of ``summarize`` with its direction),
-``summarize(results)``, ``row_values(result)`` (per-datapoint values, for comparisons) and
-ROW_HIGHER_IS_BETTER (each key of ``row_values`` with its direction). ``extra_plots`` adds the
-report's accuracy-against-cost and tokens plots.
+The names this file provides (PRIMARY, HIGHER_IS_BETTER, ``summarize``, ``row_values``, ...)
+are the kind contract: harness/kind.py says what each one means and who uses it.
+``extra_plots`` adds the report's accuracy-against-cost and tokens plots.
 """
 
 import math
 import re
 
 import numpy as np
+
+from .harness.shared_metrics import LATENCY_HIGHER_IS_BETTER, latency_summary
 
 PRIMARY = "accuracy"
 PRIMARY_LABEL = "accuracy (parsed answer matches; failed requests count as wrong)"
@@ -36,10 +36,7 @@ HIGHER_IS_BETTER = {
     "error_rate_rate_limit": False,
     "error_rate_server": False,
     "error_rate_other": False,
-    "latency_mean": False,
-    "latency_p50": False,
-    "latency_p95": False,
-    "latency_p99": False,
+    **LATENCY_HIGHER_IS_BETTER,  # latency_mean, latency_p50, _p95, _p99: lower is better
 }
 ROW_HIGHER_IS_BETTER = {
     "correct": True,
@@ -118,9 +115,6 @@ def summarize(results: list[dict]) -> dict:
     ok = [r for r in results if not r.get("error")]
     failed = [r for r in results if r.get("error")]
     latencies = [r["latency"] for r in ok if r.get("latency") is not None]
-    p50, p95, p99 = (
-        np.percentile(latencies, [50, 95, 99]) if latencies else (math.nan, math.nan, math.nan)
-    )
     correct = sum(is_correct(r) for r in ok)
     cost_total = float(sum(number(r.get("cost")) for r in ok))  # NaN if a price is unknown
     summary = {
@@ -135,10 +129,7 @@ def summarize(results: list[dict]) -> dict:
         "completion_tokens_mean": mean([r.get("completion_tokens") or 0 for r in ok]),
         "truncated_rate": sum(r.get("finish_reason") == "length" for r in ok) / n if n else 0.0,
         "retries_mean": mean([r.get("retries") or 0 for r in results]),
-        "latency_mean": mean(latencies),
-        "latency_p50": float(p50),
-        "latency_p95": float(p95),
-        "latency_p99": float(p99),
+        **latency_summary(latencies, missing=math.nan),
     }
     for bucket in ("timeout", "rate_limit", "server", "other"):
         count = sum(ERROR_TYPES.get(r.get("error_type"), "other") == bucket for r in failed)

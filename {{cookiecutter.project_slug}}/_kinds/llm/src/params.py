@@ -16,7 +16,7 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from .harness.identity import check_fields, content_hash
+from .harness.identity import Configuration
 
 # Recorded on every row: bump it when you start a new experiment on purpose.
 EXPERIMENT = "baseline"
@@ -26,20 +26,12 @@ OFFLINE_MODELS = ("offline-small", "offline-large")
 
 
 @dataclass(frozen=True, slots=True)
-class Params:
+class Params(Configuration):  # Configuration: checked fields and config_id
     provider: str = "offline"  # "offline" (local stand-in, no network) or "openai" (HTTP)
     model: str = "offline-small"  # the model name sent to the provider
     prompt: str = "direct-v1"  # prompt template id and version (prompts.py); never edit one
     temperature: float = 0.0
     max_tokens: int = 48  # completion budget: longer answers are cut (finish_reason=length)
-
-    def __post_init__(self):
-        check_fields(self)
-
-    @property
-    def config_id(self) -> str:
-        """Short stable id of this configuration (a prefix of its content hash)."""
-        return content_hash(self)[:12]
 
 
 def grid() -> list[Params]:

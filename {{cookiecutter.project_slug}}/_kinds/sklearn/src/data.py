@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.model_selection import train_test_split
 
-from .harness.identity import check_fields
+from .harness.identity import Record
 
 DATASET = "wine"  # 178 wines, 13 chemical measurements, 3 cultivars (class_0, 1, 2)
 SPLIT_SEED = 0
@@ -25,7 +25,7 @@ BUNDLED = {"wine": load_wine, "breast_cancer": load_breast_cancer, "digits": loa
 
 
 @dataclass(frozen=True, slots=True)
-class Item:
+class Item(Record):  # Record: fields checked when an item is made
     input_id: str  # the dataset and the row's position in it, e.g. "wine-0042"
     features: tuple[float, ...]
     label: str  # the true class
@@ -33,9 +33,6 @@ class Item:
     split_seed: int
     test_fraction: float
     train_digest: str  # SHA-256 of the training rows the model is fit on
-
-    def __post_init__(self):
-        check_fields(self)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
 """Metrics of the model comparison, per configuration and per datapoint.
 
-Every benchmark kind declares the same names: PRIMARY (the metric the report plots and the
-summary ranks by), HIGHER_IS_BETTER (each metric of ``summarize`` with its direction),
-``summarize(results)``, ``row_values(result)`` (per-datapoint values, for comparisons) and
-ROW_HIGHER_IS_BETTER (each key of ``row_values`` with its direction). ``extra_plots`` adds this
-kind's plot to the report.
+The names this file provides (PRIMARY, HIGHER_IS_BETTER, ``summarize``, ``row_values``, ...)
+are the kind contract: harness/kind.py says what each one means and who uses it.
+``extra_plots`` adds this kind's plot to the report.
 """
 
-import numpy as np
 from sklearn.metrics import f1_score
+
+from .harness.shared_metrics import (
+    LATENCY_HIGHER_IS_BETTER,
+    correct_and_latency,
+    latency_summary,
+)
 
 PRIMARY = "macro_f1"
 PRIMARY_LABEL = "macro F1 (failed datapoints count as wrong)"
@@ -17,23 +20,12 @@ HIGHER_IS_BETTER = {
     "accuracy": True,
     "fit_seconds": False,
     "error_rate": False,
-    "latency_mean": False,
-    "latency_p50": False,
-    "latency_p95": False,
-    "latency_p99": False,
+    **LATENCY_HIGHER_IS_BETTER,  # latency_mean, latency_p50, _p95, _p99: lower is better
 }
 ROW_HIGHER_IS_BETTER = {"correct": True, "latency": False}
 
-
-def row_values(result: dict) -> dict:
-    """Per-datapoint metrics of one result row (None where the datapoint failed)."""
-    failed = bool(result.get("error"))
-    return {
-        "correct": None
-        if failed
-        else float(result.get("prediction") == result.get("ground_truth")),
-        "latency": None if failed else result.get("latency"),
-    }
+# Per datapoint, for comparisons: correct (1.0 or 0.0) and latency; None where it failed.
+row_values = correct_and_latency
 
 
 def summarize(results: list[dict]) -> dict:
@@ -42,7 +34,6 @@ def summarize(results: list[dict]) -> dict:
     n = len(results)
     ok = [r for r in results if not r.get("error")]
     latencies = [r["latency"] for r in ok if r.get("latency") is not None]
-    p50, p95, p99 = np.percentile(latencies, [50, 95, 99]) if latencies else (None, None, None)
     truth = [str(r.get("ground_truth")) for r in results]
     # A failed datapoint predicts "" (no class): wrong for accuracy and for F1.
     predicted = ["" if r.get("error") else str(r.get("prediction")) for r in results]
@@ -56,10 +47,7 @@ def summarize(results: list[dict]) -> dict:
         "macro_f1": float(f1),
         "accuracy": sum(t == p for t, p in zip(truth, predicted, strict=True)) / n if n else 0.0,
         "fit_seconds": max(fits) if fits else None,
-        "latency_mean": float(np.mean(latencies)) if latencies else None,
-        "latency_p50": None if p50 is None else float(p50),
-        "latency_p95": None if p95 is None else float(p95),
-        "latency_p99": None if p99 is None else float(p99),
+        **latency_summary(latencies),  # None without a successful datapoint
     }
 
 

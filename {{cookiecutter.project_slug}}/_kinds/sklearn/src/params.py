@@ -7,27 +7,19 @@ an estimator does not use keep their default in the grid, so each model is one c
 
 from dataclasses import dataclass
 
-from .harness.identity import check_fields, content_hash
+from .harness.identity import Configuration
 
 # Recorded on every row: bump it when you start a new experiment on purpose.
 EXPERIMENT = "baseline"
 
 
 @dataclass(frozen=True, slots=True)
-class Params:
+class Params(Configuration):  # Configuration: checked fields and config_id
     model: str = "logistic_regression"  # "logistic_regression", "random_forest" or "knn"
     C: float = 1.0  # logistic_regression: inverse regularization strength
     n_estimators: int = 100  # random_forest: number of trees
     n_neighbors: int = 5  # knn: neighbours that vote
     seed: int = 0  # random_state of estimators that use randomness
-
-    def __post_init__(self):
-        check_fields(self)
-
-    @property
-    def config_id(self) -> str:
-        """Short stable id of this configuration (a prefix of its content hash)."""
-        return content_hash(self)[:12]
 
 
 def grid() -> list[Params]:

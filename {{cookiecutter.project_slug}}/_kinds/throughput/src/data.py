@@ -4,18 +4,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .harness.identity import check_fields
+from .harness.identity import Record
+from .harness.jsonl import records
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "requests.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
-class Item:
+class Item(Record):  # Record: fields checked when an item is made
     input_id: str
     payload: str | None  # the request body; None when the record is malformed (an error row)
-
-    def __post_init__(self):
-        check_fields(self)
 
 
 def load_items(path: Path | None = None, limit: int | None = None) -> list[Item]:
@@ -26,20 +24,9 @@ def load_items(path: Path | None = None, limit: int | None = None) -> list[Item]
     records it as an error row instead of silently sending fewer requests.
     """
     items = []
-    with open(path or SAMPLE, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                record = {}
-            if not isinstance(record, dict):
-                record = {}
-            payload = record.get("payload")
-            if payload is not None and not isinstance(payload, str):
-                payload = json.dumps(payload, sort_keys=True)
-            items.append(Item(input_id=str(record.get("id", f"line-{number}")), payload=payload))
-            if limit is not None and len(items) >= limit:
-                break
+    for input_id, record in records(path or SAMPLE, limit):
+        payload = record.get("payload")
+        if payload is not None and not isinstance(payload, str):
+            payload = json.dumps(payload, sort_keys=True)
+        items.append(Item(input_id=input_id, payload=payload))
     return items

@@ -1,9 +1,7 @@
 """Metrics of the load test, per concurrency level and per request.
 
-Every benchmark kind declares the same names: PRIMARY (the metric the report plots and the
-summary ranks by), HIGHER_IS_BETTER (each metric of ``summarize`` with its direction),
-``summarize(results)``, ``row_values(result)`` (per-datapoint values, for comparisons) and
-ROW_HIGHER_IS_BETTER (each key of ``row_values`` with its direction).
+The names this file provides (PRIMARY, HIGHER_IS_BETTER, ``summarize``, ``row_values``, ...)
+are the kind contract: harness/kind.py says what each one means and who uses it.
 
 Requests/s comes from the rows, not from a stopwatch around the run: for each execution of a
 level (``level_run``, one per run that computed some of its requests) the span from its first
@@ -16,7 +14,7 @@ adds the span of the requests it sent to the span of those sent before.
 import math
 from collections import defaultdict
 
-import numpy as np
+from .harness.shared_metrics import LATENCY_HIGHER_IS_BETTER, latency_summary
 
 PRIMARY = "requests_per_second"
 PRIMARY_LABEL = "requests per second (all requests of the level over its measured span)"
@@ -28,10 +26,7 @@ HIGHER_IS_BETTER = {
     "cpu_percent_mean": False,  # the machine's CPU use over the level's span (all cores = 100)
     "memory_percent_max": False,  # the machine's memory use, highest sample
     "driver_rss_mb_max": False,  # memory of the process sending the requests, highest sample
-    "latency_mean": False,
-    "latency_p50": False,
-    "latency_p95": False,
-    "latency_p99": False,
+    **LATENCY_HIGHER_IS_BETTER,  # latency_mean, latency_p50, _p95, _p99: lower is better
 }
 ROW_HIGHER_IS_BETTER = {"latency": False}
 # Run-level figures vary with whatever else the machine is doing, which resampling requests
@@ -84,9 +79,6 @@ def summarize(results: list[dict]) -> dict:
     n = len(results)
     ok = [r for r in results if not r.get("error")]
     latencies = [v for v in (number(r.get("latency")) for r in ok) if v is not None]
-    p50, p95, p99 = (
-        np.percentile(latencies, [50, 95, 99]) if latencies else (math.nan, math.nan, math.nan)
-    )
     timed = [r for r in results if number(r.get("started_at")) is not None]
     runs = level_runs(timed)
     span = float(sum(seconds for seconds, _ in runs))
@@ -109,10 +101,7 @@ def summarize(results: list[dict]) -> dict:
         ),
         "memory_percent_max": max(memory) if memory else math.nan,
         "driver_rss_mb_max": max(rss) if rss else math.nan,
-        "latency_mean": float(np.mean(latencies)) if latencies else math.nan,
-        "latency_p50": float(p50),
-        "latency_p95": float(p95),
-        "latency_p99": float(p99),
+        **latency_summary(latencies, missing=math.nan),
     }
 
 

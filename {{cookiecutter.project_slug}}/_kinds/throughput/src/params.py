@@ -18,7 +18,7 @@ service needs no code change:
 import os
 from dataclasses import dataclass
 
-from .harness.identity import check_fields, content_hash
+from .harness.identity import Configuration, check_fields
 
 # Recorded on every row: bump it when you start a new experiment on purpose.
 EXPERIMENT = "baseline"
@@ -28,7 +28,7 @@ LEVELS = (1, 2, 4, 8, 16)
 
 
 @dataclass(frozen=True, slots=True)
-class Params:
+class Params(Configuration):  # Configuration: checked fields and config_id
     target: str = "local"  # "local" (the stand-in service in targets.py) or "http" (POST to url)
     concurrency: int = 1  # requests in flight at once; each level runs on its own
     sleep_ms: int = 20  # local target: milliseconds each request waits (its I/O)
@@ -39,7 +39,7 @@ class Params:
     # build are new computations only if this changes (results of the old one are kept).
     target_version: str = "1"
 
-    def __post_init__(self):
+    def __post_init__(self):  # replaces Configuration's, so it checks the fields first
         check_fields(self)
         if self.target not in TARGETS:
             raise ValueError(f"Params.target={self.target!r}: choose one of {', '.join(TARGETS)}")
@@ -47,11 +47,6 @@ class Params:
             raise ValueError(f"Params.concurrency={self.concurrency}: at least 1 request")
         if self.target == "http" and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"Params.url={self.url!r}: the http target needs an http(s):// URL")
-
-    @property
-    def config_id(self) -> str:
-        """Short stable id of this configuration (a prefix of its content hash)."""
-        return content_hash(self)[:12]
 
 
 def levels() -> tuple[int, ...]:

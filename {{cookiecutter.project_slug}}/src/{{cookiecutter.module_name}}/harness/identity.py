@@ -38,6 +38,31 @@ def check_fields(record) -> None:
             object.__setattr__(record, field.name, checked)
 
 
+class Record:
+    """Base of a frozen dataclass whose fields are checked when it is made (``check_fields``).
+
+    ``@dataclass(frozen=True, slots=True) class Item(Record): ...``. A subclass with its own
+    ``__post_init__`` calls ``check_fields(self)`` first (in a ``slots=True`` dataclass,
+    ``super()`` fails before Python 3.14).
+    """
+
+    __slots__ = ()  # adds no field and no __dict__: the content hash sees the fields only
+
+    def __post_init__(self):
+        check_fields(self)
+
+
+class Configuration(Record):
+    """Base of a kind's ``Params``: checked fields, and ``config_id``."""
+
+    __slots__ = ()
+
+    @property
+    def config_id(self) -> str:
+        """Short stable id of this configuration (a prefix of its content hash)."""
+        return content_hash(self)[:12]
+
+
 @functools.cache
 def type_hints(kind: type) -> dict:
     # typing.get_type_hints costs ~50 us: once per type, not once per item loaded.
