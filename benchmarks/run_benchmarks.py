@@ -3,7 +3,8 @@
     python benchmarks/run_benchmarks.py                    # bake, install in a temp venv, measure
     python benchmarks/run_benchmarks.py --python PATH      # reuse an env with xetrack 0.7.0 & co.
 
-It bakes the template into a temporary directory, then measures in one run on this machine:
+It bakes the template into a temporary directory, then measures in one run on this machine
+(benchmarks/measure.py, one function per measurement, run in the baked project's environment):
 
 - per-datapoint cost of the baked runner with a no-op predict, in its default batched mode
   (``max_unsaved_seconds=0.05``) and its per-row mode (``max_unsaved_seconds=0``: every row
@@ -15,7 +16,8 @@ It bakes the template into a temporary directory, then measures in one run on th
 - 8 threads against serial for an I/O-bound predict (sleep 20 ms);
 - worker processes (one per core) against serial for a CPU-bound predict.
 
-It prints a table and the issue's targets, and writes every figure and ratio to a JSON file
+It prints a table and the targets (TARGETS: the tracking overhead and parallel speed-ups the
+baked runner is held to), and writes every figure and ratio to a JSON file
 (``benchmarks/results.json`` by default). These are measurements, not tests: numbers move with
 the machine's load. Run it on a real disk (per-row commits wait for fsync; on tmpfs they do
 not), on an otherwise idle machine. The process benchmark relies on the "fork" start method
@@ -35,9 +37,7 @@ import time
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1]
-MODULE = "overhead_bench"
-ROUNDS = 5  # alternating rounds of the per-row floor and the per-row runner
-REPEATS = 3  # batched passes and parallel runs: the best of this many
+MEASURE = Path(__file__).resolve().with_name("measure.py")  # runs in the baked project's env
 TARGETS = [
     # (what, ratio key, comparison, goal)
     ("batched >= 10x faster than xetrack track(cache=)", "batched_vs_xetrack", ">=", 10.0),
@@ -48,213 +48,7 @@ TARGETS = [
 ]
 
 
-# --- measuring: runs inside the baked project's environment ---------------------------------
-
-
-def burn(_=None) -> int:
-    return sum(i * i for i in range(300_000))  # ~20 ms of pure Python
-
-
-def measure(workdir: Path, n_fast: int, n_slow: int) -> dict:
-    import importlib
-    import sqlite3
-
-    runner = importlib.import_module(f"{MODULE}.harness.runner")
-    predict_module = importlib.import_module(f"{MODULE}.predict")
-    from xetrack import Tracker
-
-    Item = importlib.import_module(f"{MODULE}.data").Item
-    Params = importlib.import_module(f"{MODULE}.params").Params
-    executed = [0]
-
-    def as_predict(function):
-        # Same identity as the project's predict (the cache key names __module__/__qualname__).
-        function.__module__, function.__qualname__ = predict_module.__name__, "predict"
-        return function
-
-    @as_predict
-    def noop(item, params):
-        executed[0] += 1
-        return {"input_id": item.input_id, "prediction": "positive", "latency": 0.0}
-
-    @as_predict
-    def sleep_10ms(item, params):
-        executed[0] += 1
-        time.sleep(0.01)
-        return {"input_id": item.input_id, "latency": 0.01}
-
-    @as_predict
-    def sleep_20ms(item, params):
-        time.sleep(0.02)
-        return {"input_id": item.input_id, "latency": 0.02}
-
-    @as_predict
-    def cpu_bound(item, params):
-        return {"input_id": item.input_id, "total": burn()}
-
-    def items(n):
-        return [Item(input_id=f"i{k:06d}", text="great", label="positive") for k in range(n)]
-
-    runs = iter(range(1_000_000))
-
-    def runner_pass(predict, n, db=None, **options):
-        """(seconds, summary, db) of one runner.run over n items, one configuration.
-
-        A new db first gets a one-datapoint run, untimed: creating the tables and the cache is a
-        one-time cost (a dozen schema commits), like the floor's untimed CREATE TABLE.
-        """
-        predict_module.predict = predict
-        opts = runner.RunOptions(db=db, progress=False, **options)
-        if db is None:
-            opts.db = db = workdir / f"run{next(runs)}.db"
-            warm_up = Item(input_id="warm-up", text="great", label="positive")
-            runner.run([warm_up], [Params()], opts)
-        data = items(n)
-        executed[0] = 0
-        started = time.perf_counter()
-        summary = runner.run(data, [Params()], opts)
-        return time.perf_counter() - started, summary, db
-
-    results = {"n_fast": n_fast, "n_slow": n_slow}
-    us = {}
-
-    # The runner, no-op predict, batched (the default): first pass and rerun, best of REPEATS
-    # (other work on the machine only ever adds time, so the minimum is the closest estimate).
-    first, rerun = [], []
-    for _ in range(REPEATS):
-        seconds, summary, db = runner_pass(noop, n_fast)
-        assert summary.computed == n_fast
-        first.append(seconds / n_fast * 1e6)
-        seconds, summary, _ = runner_pass(noop, n_fast, db=db)
-        assert summary.reused == n_fast
-        rerun.append(seconds / n_fast * 1e6)
-    us["runner_batched_first"], us["runner_batched_rerun"] = min(first), min(rerun)
-
-    # Floors: the very rows the runner wrote, through bare sqlite3.
-    with sqlite3.connect(db) as source:
-        cursor = source.execute("SELECT * FROM predictions LIMIT 1")
-        names = [c[0] for c in cursor.description]
-        row = list(cursor.fetchone())
-        schema = source.execute(
-            "SELECT sql FROM sqlite_master WHERE name = 'predictions'"
-        ).fetchone()[0]
-    stamp = names.index("timestamp")
-    insert = f"INSERT INTO predictions ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-    floor_dbs = iter(range(1_000_000))
-
-    def floor(n, per_row):
-        connection = sqlite3.connect(workdir / f"floor{next(floor_dbs)}.db")
-        connection.execute(schema)
-        values = []
-        for k in range(n):
-            row[stamp] = f"{k:09d}"
-            values.append(tuple(row))
-        started = time.perf_counter()
-        if per_row:
-            for one in values:
-                connection.execute(insert, one)
-                connection.commit()
-        else:
-            with connection:
-                connection.executemany(insert, values)
-        seconds = time.perf_counter() - started
-        connection.close()
-        return seconds / n * 1e6
-
-    us["floor_executemany"] = floor(n_fast, per_row=False)
-    # Per-row commits wait for the disk, whose latency drifts with other I/O: the floor and the
-    # per-row runner alternate in rounds; figures are medians over rounds, and the ratio to the
-    # floor is the median of each round's ratio (floor and runner measured back to back).
-    rounds = {"floor_commit_per_row": [], "runner_per_row_first": [], "runner_per_row_rerun": []}
-    for _ in range(ROUNDS):
-        rounds["floor_commit_per_row"].append(floor(n_slow, per_row=True))
-        seconds, _, db = runner_pass(noop, n_slow, max_unsaved_seconds=0)
-        rounds["runner_per_row_first"].append(seconds / n_slow * 1e6)
-        seconds, _, _ = runner_pass(noop, n_slow, db=db, max_unsaved_seconds=0)
-        rounds["runner_per_row_rerun"].append(seconds / n_slow * 1e6)
-    for key, values in rounds.items():
-        us[key] = statistics.median(values)
-    results["per_row_rounds_us"] = rounds
-    results["per_row_vs_floor_by_round"] = [
-        runner / floor
-        for runner, floor in zip(
-            rounds["runner_per_row_first"], rounds["floor_commit_per_row"], strict=True
-        )
-    ]
-
-    # xetrack's own track() with its cache, first pass and rerun (same process: hash() is
-    # stable within a process, so the rerun does hit).
-    def xetrack_noop(item, params):
-        return {"input_id": item.input_id, "prediction": "positive", "latency": 0.0}
-
-    data = items(n_slow)
-    timings = {"first": [], "rerun": []}
-    for repeat in range(REPEATS):  # best of REPEATS, as for the runner; a new db each time
-        for label in ("first", "rerun"):
-            tracker = Tracker(
-                str(workdir / f"xetrack{repeat}.db"),
-                table="predictions",
-                cache=str(workdir / f"xetrack-cache{repeat}"),
-                warnings=False,
-            )
-            if label == "first":  # untimed, as for the runner: the table gets its columns
-                warm_up = Item("warm-up", "great", "positive")
-                tracker.track(xetrack_noop, args=[warm_up, Params()])
-            started = time.perf_counter()
-            for item in data:
-                tracker.track(xetrack_noop, args=[item, Params()])
-            timings[label].append((time.perf_counter() - started) / n_slow * 1e6)
-    for label, values in timings.items():
-        us[f"xetrack_track_cache_{label}"] = min(values)
-    results["us_per_datapoint"] = us
-
-    # A completed grid with a 10 ms predict: the rerun executes nothing.
-    n = 100
-    first, _, db = runner_pass(sleep_10ms, n)
-    executed_first = executed[0]
-    rerun, summary, _ = runner_pass(sleep_10ms, n, db=db)
-    results["rerun_10ms"] = {
-        "n": n,
-        "first_s": first,
-        "rerun_s": rerun,
-        "executed_first": executed_first,
-        "executed_rerun": executed[0],
-    }
-
-    # Parallel speed-ups, each on a new db.
-    n = 200  # the fixed cost of a run (~30 ms) stays small next to 200 x 20 ms / 8
-    serial, _, _ = runner_pass(sleep_20ms, n, parallelism="none")
-    threads = min(
-        runner_pass(sleep_20ms, n, parallelism="threads", workers=8)[0] for _ in range(REPEATS)
-    )
-    results["threads_io"] = {"n": n, "workers": 8, "serial_s": serial, "parallel_s": threads}
-    cores = os.cpu_count() or 1
-    n = 40
-    serial = min(runner_pass(cpu_bound, n, parallelism="none")[0] for _ in range(REPEATS))
-    procs = min(
-        runner_pass(cpu_bound, n, parallelism="processes", workers=cores)[0] for _ in range(REPEATS)
-    )
-    # What this machine allows right now: the same work through a bare process pool.
-    from concurrent.futures import ProcessPoolExecutor
-
-    bare = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        with ProcessPoolExecutor(cores) as pool:
-            list(pool.map(burn, range(n)))
-        bare.append(time.perf_counter() - started)
-    bare = min(bare)
-    results["processes_cpu"] = {
-        "n": n,
-        "workers": cores,
-        "serial_s": serial,
-        "parallel_s": procs,
-        "bare_pool_s": bare,
-    }
-    return results
-
-
-# --- orchestrating: bake, environment, report ------------------------------------------------
+# --- orchestrating: bake, environment, report ---------------------------------------------
 
 
 def ratios(results: dict) -> dict:
@@ -298,7 +92,8 @@ def report(results: dict) -> str:
         "(other work skews every figure)",
         "",
         f"Per-datapoint cost, no-op predict ({results['n_fast']} datapoints batched; per-row: "
-        f"median of {ROUNDS} alternating rounds of {results['n_slow']}):",
+        f"median of {len(results['per_row_vs_floor_by_round'])} alternating rounds of "
+        f"{results['n_slow']}):",
         f"  {'':50} {'us/datapoint':>13} {'datapoints/s':>13} {'vs per-row floor':>17}",
     ]
     for key, label in labels.items():
@@ -317,7 +112,7 @@ def report(results: dict) -> str:
         f"(a bare process pool on the same work: {r['bare_pool_speedup']:.1f}x; at most "
         f"{procs['workers']}, the core count, on an idle machine)",
         "",
-        "Targets (issue 5):",
+        "Targets (what tracking may cost, what parallelism must gain):",
     ]
     for target in results["targets"]:
         mark = "met" if target["met"] else "NOT MET"
@@ -362,11 +157,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, help="where to bake and measure (a real disk)")
     parser.add_argument("--n-fast", type=int, default=20_000, help="datapoints, batched modes")
     parser.add_argument("--n-slow", type=int, default=1000, help="datapoints per per-row round")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # internal
     args = parser.parse_args()
-    if args.measure:  # inside the baked project's environment
-        print(json.dumps(measure(args.measure, args.n_fast, args.n_slow)))
-        return 0
 
     root = Path(tempfile.mkdtemp(prefix="bench-template-", dir=args.workdir))
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -378,8 +169,7 @@ def main() -> int:
         python, env = environment(project, root, args.python)
         (root / "measure").mkdir()
         done = subprocess.run(
-            [python, __file__, "--measure", str(root / "measure"),
-             "--n-fast", str(args.n_fast), "--n-slow", str(args.n_slow)],
+            [python, str(MEASURE), str(root / "measure"), str(args.n_fast), str(args.n_slow)],
             cwd=project, env=env, capture_output=True, text=True,
         )  # fmt: skip
         if done.returncode != 0:

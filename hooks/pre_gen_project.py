@@ -25,9 +25,6 @@ CHOICES = {
     "engine": ("sqlite", "duckdb"),
     "parallelism": ("none", "threads", "processes", "dask"),
 }
-NOT_AVAILABLE_YET = {
-    # (option, value): "why, and which value to use instead", while a value does not bake yet
-}
 # Names a baked package must not take: importing the project would shadow them.
 TAKEN_NAMES = {
     "test", "tests", "src", "scripts", "data", "reports", "benchmarks", "setup",
@@ -77,8 +74,6 @@ def problems(answers):
         value = answers[name]
         if value not in allowed:
             found.append(f"{name} {value!r} is not an option: choose one of {', '.join(allowed)}.")
-        elif (name, value) in NOT_AVAILABLE_YET:
-            found.append(f"{name} {value!r}: {NOT_AVAILABLE_YET[name, value]}.")
     return found
 
 

@@ -11,12 +11,10 @@ import tomllib
 import pytest
 import yaml
 
-from conftest import (
-    AVAILABLE,
+from helpers import (
     DEFAULT_SLUG,
     TEMPLATE_DIR,
     assert_file_set,
-    choices,
     full_context,
     jinja_leftovers,
     option_matrix,
@@ -26,20 +24,6 @@ from conftest import (
 )
 
 MATRIX = list(option_matrix())
-
-
-def test_available_values_are_choices_of_cookiecutter_json():
-    declared = choices()
-    assert set(AVAILABLE) == set(declared), (
-        "AVAILABLE (tests/conftest.py) must list every choice variable of cookiecutter.json"
-    )
-    for name, values in AVAILABLE.items():
-        assert values, f"no value of {name} bakes"
-        assert set(values) <= set(declared[name]), f"{name}: {values} vs {declared[name]}"
-        assert values[0] == declared[name][0], (
-            f"{name}: the cookiecutter.json default {declared[name][0]!r} must bake and be "
-            "listed first in AVAILABLE"
-        )
 
 
 def test_defaults_bake_with_no_input(tmp_path):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from helpers import (
     assert_rerun_reused_everything,
     bake,
     db_rows,

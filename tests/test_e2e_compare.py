@@ -22,7 +22,7 @@ import sqlite3
 import pytest
 import yaml
 
-from conftest import bake, install_into, make, run
+from helpers import bake, install_into, make, run
 
 pytestmark = pytest.mark.e2e
 MODULE = "compare_e2e"

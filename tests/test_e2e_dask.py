@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bake, executions, pip_install, query, run
+from helpers import bake, executions, pip_install, query, run
 
 pytestmark = pytest.mark.e2e
 MODULE = "dask_e2e"

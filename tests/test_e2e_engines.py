@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from conftest import bake, executions, install_into, pip_install, query, run
+from helpers import bake, executions, install_into, pip_install, query, run
 
 TOTAL_CONFIGS = 8  # the classification grid
 DRIVER = """

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bake, executions, install_into, query, run
+from helpers import bake, executions, install_into, query, run
 
 pytestmark = pytest.mark.e2e
 MODULE = "exactly_once"

@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from conftest import (
+from helpers import (
     assert_rerun_reused_everything,
     bake,
     make,

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import (
+from helpers import (
     assert_rerun_reused_everything,
     bake,
     db_rows,

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from conftest import bake, install_into, report_images, run, run_results_commands
+from helpers import bake, install_into, report_images, run, run_results_commands
 
 pytestmark = pytest.mark.e2e
 MODULE = "validation_gate"

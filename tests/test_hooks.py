@@ -5,7 +5,9 @@ The hook's message is read from stderr (cookiecutter runs the hook as a subproce
 ``capfd`` captures it) or from the cookiecutter command's stderr.
 """
 
+import ast
 import json
+import re
 import sys
 import tomllib
 
@@ -13,8 +15,7 @@ import pytest
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
-from conftest import (
-    AVAILABLE,
+from helpers import (
     TEMPLATE_DIR,
     assert_file_set,
     bake,
@@ -27,6 +28,7 @@ from conftest import (
 )
 
 REFUSED = "Nothing was written"
+HOOK = "hooks/pre_gen_project.py"
 
 
 def refused_bake(tmp_path, capfd, **answers) -> str:
@@ -146,7 +148,7 @@ def test_unknown_choice_refused_by_the_hook(tmp_path, capfd, name, value):
     assert f"{name} {value!r}" in message, message
     if name == "python_version":
         assert "not supported" in message, message
-        for supported in AVAILABLE["python_version"]:
+        for supported in choices()["python_version"]:
             assert supported in message, message
     else:
         assert "not an option" in message, message
@@ -154,40 +156,28 @@ def test_unknown_choice_refused_by_the_hook(tmp_path, capfd, name, value):
             assert valid in message, message
 
 
-NOT_YET = [
-    pytest.param(name, value, id=f"{name}={value}")
-    for name, values in choices().items()
-    for value in values
-    if value not in AVAILABLE[name]
-]
+def hook_constants() -> dict:
+    """The module-level constants of hooks/pre_gen_project.py that hold no Jinja."""
+    tree = ast.parse(re.sub(r"\{\{.*?\}\}", "None", (TEMPLATE_DIR / HOOK).read_text()))
+    return {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        if node.targets[0].id in ("SUPPORTED_PYTHONS", "CHOICES")
+    }
 
 
-# Once every offered value bakes there is nothing left to refuse (and no empty, skipped test).
-if NOT_YET:
-
-    @pytest.mark.parametrize(("name", "value"), NOT_YET)
-    def test_not_available_yet_values_are_refused(tmp_path, capfd, name, value):
-        """Every choice that is offered but not in AVAILABLE is refused as "not available yet",
-        pointing at a value that works."""
-        message = refused_bake(tmp_path, capfd, **{name: value})
-        assert "not available yet" in message, message
-        assert value in message, message
-        assert any(ok in message for ok in AVAILABLE[name]), (
-            f"no working {name} suggested:\n{message}"
-        )
-
-
-def test_prompts_flag_not_available_values():
-    """The interactive prompt says "not available yet" exactly for the values the hook refuses."""
-    prompts = json.loads((TEMPLATE_DIR / "cookiecutter.json").read_text())["__prompts__"]
-    for name, values in choices().items():
-        labels = prompts.get(name)
-        if not isinstance(labels, dict):
-            continue
-        for value in values:
-            label = labels.get(value, "")
-            flagged = "not available yet" in label
-            assert flagged == (value not in AVAILABLE[name]), f"{name}={value}: {label!r}"
+def test_hook_accepts_exactly_the_choices_of_cookiecutter_json():
+    """The hook's allowed values are cookiecutter.json's: a value added to one and not the
+    other is either refused by the hook or accepted although it cannot be chosen."""
+    constants, offered = hook_constants(), choices()
+    assert set(constants["SUPPORTED_PYTHONS"]) == set(offered["python_version"]), (
+        f"{HOOK} SUPPORTED_PYTHONS vs cookiecutter.json python_version"
+    )
+    hook_choices = {name: list(values) for name, values in constants["CHOICES"].items()}
+    assert hook_choices == {k: v for k, v in offered.items() if k != "python_version"}, (
+        f"{HOOK} CHOICES vs cookiecutter.json (same values, default first)"
+    )
 
 
 def test_custom_module_name_bakes(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE_DIR, run
+from helpers import TEMPLATE_DIR, run
 
 README = (TEMPLATE_DIR / "README.md").read_text()
 

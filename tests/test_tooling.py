@@ -1,10 +1,9 @@
-"""The baked project's tooling (CI workflow, pre-commit, answers file, uv) and template updates.
+"""The baked project's tooling (CI workflow, pre-commit, uv) and the template's own CI.
 
 Fast tier: bake and inspect. End-to-end tier (marker ``e2e``): run the pre-commit hooks offline,
-update a project baked from an older template revision with cruft and run it, ``uv sync``.
+``uv sync``. The answers file and template updates (cruft): test_template_updates.py.
 """
 
-import json
 import os
 import re
 import shlex
@@ -15,34 +14,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cookiecutter.main import cookiecutter
 
-from conftest import (
+from helpers import (
+    ANSWER_VARIANTS,
     COOKIECUTTER_JSON,
+    PRE_COMMIT_CONFIG,
     TEMPLATE_DIR,
     bake,
-    baked_files,
     full_context,
-    install_into,
+    git,
     run,
 )
 
 WORKFLOW = ".github/workflows/benchmark-ci.yml"
-PRE_COMMIT = ".pre-commit-config.yaml"
-ANSWERS = ".cookiecutter.json"
-PUBLIC_KEYS = [key for key in COOKIECUTTER_JSON if not key.startswith("_")]
-# A custom bake next to the default one: quotes in free text, another Python, another module.
-CUSTOM = {
-    "project_name": 'It\'s a "Quoted" Bench',
-    "author_name": "Ada O'Brien",
-    "python_version": "3.13",
-    "parallelism": "threads",
-}
-VARIANTS = [
-    pytest.param({}, id="default"),
-    pytest.param(CUSTOM, id="custom"),
-    pytest.param({"engine": "duckdb"}, id="duckdb"),
-]
 
 # GitHub Actions expression syntax: contexts and functions a workflow may use.
 CONTEXTS = {"github", "env", "vars", "job", "jobs", "steps", "runner", "secrets", "strategy"}
@@ -91,21 +75,10 @@ def dev_extra(project: Path) -> set[str]:
     }
 
 
-def snapshot(project: Path) -> dict[str, bytes]:
-    """Every file of ``project`` (outside .git/) with its content."""
-    files = (path for path in baked_files(project) if path.split("/")[0] != ".git")
-    return {path: (project / path).read_bytes() for path in files}
+# --- fast tier: the CI workflow ---------------------------------------------------------------
 
 
-def git(project: Path, *args: str):
-    identity = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.invalid"]
-    return run(["git", *identity, *args], cwd=project)
-
-
-# --- fast tier: the CI workflow -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("answers", VARIANTS)
+@pytest.mark.parametrize("answers", ANSWER_VARIANTS)
 def test_workflow_runs_lint_tests_dev_run_and_validate_gate(baked, answers):
     project, context = baked(answers), full_context(**answers)
     workflow = load_workflow(project)
@@ -141,7 +114,7 @@ def test_workflow_runs_lint_tests_dev_run_and_validate_gate(baked, answers):
     assert (project / "src" / context["module_name"] / "__main__.py").is_file()
 
 
-@pytest.mark.parametrize("answers", VARIANTS)
+@pytest.mark.parametrize("answers", ANSWER_VARIANTS)
 def test_workflow_expressions_survive_baking(baked, answers):
     project = baked(answers)
     text = (project / WORKFLOW).read_text()
@@ -164,7 +137,7 @@ def test_workflow_expressions_survive_baking(baked, answers):
     assert "{% raw %}" in source  # how they are kept away from Jinja
 
 
-@pytest.mark.parametrize("answers", VARIANTS)
+@pytest.mark.parametrize("answers", ANSWER_VARIANTS)
 def test_workflow_actions_are_pinned_to_commits(baked, answers):
     text = (baked(answers) / WORKFLOW).read_text()
     uses = [line for line in text.splitlines() if re.match(r"^\s*(- )?uses:", line)]
@@ -173,12 +146,12 @@ def test_workflow_actions_are_pinned_to_commits(baked, answers):
     assert not unpinned, "actions must be pinned as `owner/repo@<sha> # vX.Y.Z`"
 
 
-# --- fast tier: pre-commit ------------------------------------------------------------------
+# --- fast tier: pre-commit --------------------------------------------------------------------
 
 
 def test_pre_commit_config_is_local_and_uses_dev_extra_tools(baked):
     project = baked({})
-    config = yaml.safe_load((project / PRE_COMMIT).read_text())
+    config = yaml.safe_load((project / PRE_COMMIT_CONFIG).read_text())
     hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
     assert all(repo["repo"] == "local" for repo in config["repos"]), "hooks must run offline"
     ids = {hook["id"] for hook in hooks}
@@ -195,50 +168,7 @@ def test_pre_commit_config_is_local_and_uses_dev_extra_tools(baked):
     assert ruff_entries[0].startswith("ruff check") and ruff_entries[1].startswith("ruff format")
 
 
-# --- fast tier: answers file and re-bakes ---------------------------------------------------
-
-
-@pytest.mark.parametrize("answers", VARIANTS)
-def test_answers_file_records_every_answer_without_local_paths(baked, answers):
-    project, context = baked(answers), full_context(**answers)
-    text = (project / ANSWERS).read_text()
-    recorded = json.loads(text)
-    assert list(recorded) == PUBLIC_KEYS
-    assert recorded == {key: context[key] for key in PUBLIC_KEYS}
-    for key, value in recorded.items():
-        assert not key.startswith("_")
-        assert not os.path.isabs(value) and not re.match(r"^[A-Za-z]:[\\/]|^~", value), key
-    for local in (TEMPLATE_DIR, project.parent, Path.home()):
-        assert str(local) not in text and local.as_posix() not in text
-
-
-def test_answers_file_recreates_the_same_project(baked, tmp_path):
-    """What `cruft create --extra-context-file .cookiecutter.json` (or a re-bake) relies on."""
-    project = baked(CUSTOM)
-    answers = json.loads((project / ANSWERS).read_text())
-    again = Path(
-        cookiecutter(str(TEMPLATE_DIR), no_input=True, extra_context=answers, output_dir=tmp_path)
-    )
-    assert again.name == project.name
-    assert snapshot(again) == snapshot(project)
-
-
-def test_baking_twice_over_the_same_project_is_safe(tmp_path):
-    """The hooks run again on a re-bake (cruft update bakes twice): same result, no error."""
-    first = snapshot(bake(tmp_path, **CUSTOM))
-    again = Path(
-        cookiecutter(
-            str(TEMPLATE_DIR),
-            no_input=True,
-            extra_context=CUSTOM,
-            output_dir=str(tmp_path),
-            overwrite_if_exists=True,
-        )
-    )
-    assert snapshot(again) == first
-
-
-# --- fast tier: the template's own CI --------------------------------------------------------
+# --- fast tier: the template's own CI ---------------------------------------------------------
 
 
 def template_ci() -> dict:
@@ -277,7 +207,7 @@ def test_template_lint_job_passes():
         run([sys.executable, "-m", *shlex.split(command), "--no-cache"], cwd=TEMPLATE_DIR)
 
 
-# --- end-to-end tier ------------------------------------------------------------------------
+# --- end-to-end tier --------------------------------------------------------------------------
 
 
 def offline_env(shared_python: Path, tmp_path: Path) -> dict:
@@ -307,7 +237,7 @@ def test_pre_commit_hooks_pass_offline_and_catch_problems(shared_python, tmp_pat
     make_env = {**env, "PATH": os.pathsep.join(sorted(bare_path)), "PRE_COMMIT_COLOR": "never"}
     venv = shared_python.parent.parent
     clean = run(["make", "hooks", f"VENV={venv}"], cwd=project, env=make_env)
-    config = yaml.safe_load((project / PRE_COMMIT).read_text())
+    config = yaml.safe_load((project / PRE_COMMIT_CONFIG).read_text())
     for hook in (h for repo in config["repos"] for h in repo["hooks"]):
         assert re.search(rf"^{re.escape(hook['name'])}\.+Passed$", clean.stdout, re.M), (
             f"hook {hook['id']} did not pass\n{clean.stdout}"
@@ -321,123 +251,6 @@ def test_pre_commit_hooks_pass_offline_and_catch_problems(shared_python, tmp_pat
     assert dirty.returncode != 0
     assert re.search(r"^ruff format\.+Failed$", dirty.stdout, re.M), dirty.stdout
     assert scratch.read_text() == "x = 1\nprint(x)\n"
-
-
-def make_template_repo(root: Path) -> tuple[Path, str, str]:
-    """A git repository of this template with two commits: an older revision, then today's.
-
-    The older revision differs as an older template would: no pre-commit config, a Makefile line
-    that was since removed, and a file that was since deleted.
-    """
-    repo = root / "template"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ruff_cache", ".pytest_cache")
-
-    def copy_current():
-        for name in ("hooks", "{{cookiecutter.project_slug}}"):
-            shutil.rmtree(repo / name, ignore_errors=True)
-            shutil.copytree(TEMPLATE_DIR / name, repo / name, ignore=ignore)
-        shutil.copy2(TEMPLATE_DIR / "cookiecutter.json", repo / "cookiecutter.json")
-
-    repo.mkdir()
-    copy_current()
-    baked_dir = repo / "{{cookiecutter.project_slug}}"
-    (baked_dir / PRE_COMMIT).unlink()
-    makefile = baked_dir / "Makefile"
-    makefile.write_text("# (older template revision)\n" + makefile.read_text())
-    (baked_dir / "OLD_NOTES.md").write_text("Removed by a later template revision.\n")
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "older revision")
-    old = git(repo, "rev-parse", "HEAD").stdout.strip()
-    (baked_dir / "OLD_NOTES.md").unlink()
-    copy_current()
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "current revision")
-    new = git(repo, "rev-parse", "HEAD").stdout.strip()
-    return repo, old, new
-
-
-@pytest.fixture(scope="module")
-def template_repo(tmp_path_factory) -> tuple[Path, str, str]:
-    return make_template_repo(tmp_path_factory.mktemp("template-repo"))
-
-
-@pytest.mark.e2e
-def test_cruft_update_from_an_older_template_revision(shared_python, template_repo, tmp_path):
-    template, old, new = template_repo
-    cruft = [sys.executable, "-m", "cruft"]
-    answers = json.dumps({"project_name": "Cruft Update Bench"})
-    out = tmp_path / "out"
-    create = ["create", str(template), "--checkout", old, "--no-input", "--extra-context", answers]
-    run([*cruft, *create, "--output-dir", str(out)], cwd=tmp_path)
-    project = out / "cruft-update-bench"
-    assert json.loads((project / ".cruft.json").read_text())["commit"] == old
-    assert not (project / PRE_COMMIT).exists() and (project / "OLD_NOTES.md").exists()
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "baked from the older revision")
-    # the user's own change, which the update must keep
-    makefile = project / "Makefile"
-    makefile.write_text(makefile.read_text() + "\nmine: ## A target of my own\n\t@echo mine\n")
-    git(project, "commit", "-q", "-am", "my target")
-
-    check = [*cruft, "check", "--project-dir", str(project)]
-    assert run(check, cwd=project, check=False).returncode, "cruft check: an update is due"
-    run([*cruft, "update", "--project-dir", str(project), "--skip-apply-ask"], cwd=project)
-    run(check, cwd=project)
-
-    assert json.loads((project / ".cruft.json").read_text())["commit"] == new
-    fresh = bake(tmp_path / "fresh", project_name="Cruft Update Bench")
-    assert (project / PRE_COMMIT).read_text() == (fresh / PRE_COMMIT).read_text()
-    assert not (project / "OLD_NOTES.md").exists()
-    text = makefile.read_text()
-    assert "older template revision" not in text and "mine: ## A target of my own" in text
-    assert not list(project.rglob("*.rej")) and not list(project.rglob("*.orig"))
-    assert json.loads((project / ANSWERS).read_text()) == json.loads((fresh / ANSWERS).read_text())
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "template update")
-
-    # the updated project runs: a dev run, validated
-    install_into(shared_python, project)
-    module = [str(shared_python), "-m", "cruft_update_bench"]
-    run([*module, "run", "--dev", "--limit", "3", "--no-progress"], cwd=project)
-    run([str(shared_python), "scripts/validate_benchmark.py", "dev.db", "predictions"], cwd=project)
-
-
-@pytest.mark.e2e
-def test_plain_cookiecutter_bake_links_with_its_answers_file_then_updates(template_repo, tmp_path):
-    """The README's path for a project baked without cruft: `cruft link` with .cookiecutter.json."""
-    template, old, new = template_repo
-    checkout = tmp_path / "checkout"
-    git(tmp_path, "clone", "-q", str(template), str(checkout))
-    git(checkout, "checkout", "-q", old)
-    chosen = {"project_name": "Linked Bench", "parallelism": "processes"}
-    project = Path(
-        cookiecutter(str(checkout), no_input=True, extra_context=chosen, output_dir=str(tmp_path))
-    )
-    assert not (project / PRE_COMMIT).exists()
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "baked with cookiecutter")
-    cruft = [sys.executable, "-m", "cruft"]
-    answers = (project / ANSWERS).read_text()
-    link = ["link", str(template), "--no-input", "--checkout", old, "--extra-context", answers]
-    run([*cruft, *link, "--project-dir", str(project)], cwd=project)
-    state = json.loads((project / ".cruft.json").read_text())
-    assert state["commit"] == old
-    assert {k: state["context"]["cookiecutter"][k] for k in PUBLIC_KEYS} == json.loads(answers)
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "linked")
-    run([*cruft, "update", "--project-dir", str(project), "--skip-apply-ask"], cwd=project)
-    assert json.loads((project / ".cruft.json").read_text())["commit"] == new
-    # the result is what the new revision bakes, plus cruft's own file
-    git(checkout, "checkout", "-q", new)
-    fresh = Path(
-        cookiecutter(
-            str(checkout), no_input=True, extra_context=chosen, output_dir=tmp_path / "new"
-        )
-    )
-    assert snapshot(project) == {**snapshot(fresh), ".cruft.json": snapshot(project)[".cruft.json"]}
 
 
 def uv_command() -> list[str]:

@@ -1,8 +1,8 @@
 """Write the llm kind's bundled dataset: 240 short questions with their answers.
 
 Run once when the dataset changes; its output is committed as
-{{cookiecutter.project_slug}}/data/questions.jsonl (a conditional file name: only the llm kind
-bakes it). Deterministic (fixed seed), so rerunning it gives the same file.
+{{cookiecutter.project_slug}}/_kinds/llm/data/questions.jsonl (the post-generation hook places
+it in data/ of llm bakes only). Deterministic (fixed seed), so rerunning it gives the same file.
 
 Four categories, each with an easy and a hard half: arithmetic, letter counting, capitals and
 one-step word problems. Every record is {"id", "question", "answer", "category", "difficulty"}.
@@ -15,8 +15,10 @@ from pathlib import Path
 OUT = (
     Path(__file__).resolve().parent.parent
     / "{{cookiecutter.project_slug}}"
+    / "_kinds"
+    / "llm"
     / "data"
-    / "{% if cookiecutter.benchmark_kind == 'llm' %}questions.jsonl{% endif %}"
+    / "questions.jsonl"
 )
 # Well known (easy) and less known (hard) capitals. The baked offline stand-in knows them all
 # (src/<module>/offline.py keeps the same table); its small model forgets some hard ones.

@@ -1,8 +1,8 @@
 """Write the classification kind's bundled sample: 300 labelled review sentences.
 
 Run once when the sample changes; its output is committed as
-{{cookiecutter.project_slug}}/data/sample.jsonl. Deterministic (fixed seed), so rerunning
-it gives the same file.
+{{cookiecutter.project_slug}}/_kinds/classification/data/sample.jsonl. Deterministic (fixed
+seed), so rerunning it gives the same file.
 """
 
 import json
@@ -18,8 +18,10 @@ NEUTRAL = ["arrived on Tuesday", "is blue", "was in the box", "has two buttons",
 OUT = (
     Path(__file__).resolve().parent.parent
     / "{{cookiecutter.project_slug}}"
+    / "_kinds"
+    / "classification"
     / "data"
-    / "{% if cookiecutter.benchmark_kind == 'classification' %}sample.jsonl{% endif %}"
+    / "sample.jsonl"
 )
 
 

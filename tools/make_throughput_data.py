@@ -1,8 +1,8 @@
 """Write the throughput kind's bundled requests: 120 request bodies for the load test.
 
 Run once when the requests change; its output is committed as
-{{cookiecutter.project_slug}}/data/requests.jsonl. Deterministic (fixed seed), so rerunning
-it gives the same file.
+{{cookiecutter.project_slug}}/_kinds/throughput/data/requests.jsonl. Deterministic (fixed
+seed), so rerunning it gives the same file.
 """
 
 import json
@@ -17,8 +17,10 @@ WORDS = (
 OUT = (
     Path(__file__).resolve().parent.parent
     / "{{cookiecutter.project_slug}}"
+    / "_kinds"
+    / "throughput"
     / "data"
-    / "{% if cookiecutter.benchmark_kind == 'throughput' %}requests.jsonl{% endif %}"
+    / "requests.jsonl"
 )
 
 
