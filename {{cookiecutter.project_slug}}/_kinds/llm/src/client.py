@@ -1,6 +1,6 @@
 """How a prompt reaches a model: the client interface, retries, and the HTTP adapter.
 
-Every client answers ``complete(prompt, params) -> Completion``; ``get_client(provider)``
+Every client answers ``complete(prompt, params) -> Completion``; ``get_client`` in predict.py
 returns the one a configuration names (``Params.provider``):
 
 - ``offline`` (offline.py, the default): a deterministic local stand-in. No network, no key:
@@ -215,14 +215,3 @@ def retry_after(headers) -> float | None:
         return float(headers.get("Retry-After"))
     except (TypeError, ValueError):
         return None
-
-
-def get_client(provider: str):
-    """The client of ``Params.provider``."""
-    if provider == "offline":
-        from .offline import OfflineClient
-
-        return OfflineClient()
-    if provider == "openai":
-        return OpenAIClient()
-    raise KeyError(f"unknown provider {provider!r}: use 'offline' or 'openai'")

@@ -9,8 +9,9 @@ as it came, and metrics.py parses it at analysis time, so a better parser never 
 import math
 import time
 
-from .client import LLMError, get_client
+from .client import LLMError, OpenAIClient
 from .data import Item
+from .offline import OfflineClient
 from .params import Params
 from .prompts import render
 
@@ -24,6 +25,15 @@ PRICES = {
     "gpt-4o-mini": (0.15, 0.60),
     "gpt-4o": (2.50, 10.00),
 }
+
+
+def get_client(provider: str):
+    """The client of ``Params.provider``: offline.py's stand-in or the OpenAI-compatible one."""
+    if provider == "offline":
+        return OfflineClient()
+    if provider == "openai":
+        return OpenAIClient()
+    raise KeyError(f"unknown provider {provider!r}: use 'offline' or 'openai'")
 
 
 def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:

@@ -6,16 +6,15 @@ every benchmark kind; it reads the db through ``..tracking`` and never imports t
 - ``stats``: the decision: bootstrap intervals, permutation test, threshold rules (the method);
 - ``runs``: the runs of a db, and which two a selector (run id, experiment, commit) names;
 - ``core``: two runs compared configuration by configuration, metric by metric; regressions;
-- ``render``: the comparison as terminal text, Markdown or JSON;
-- ``plot``: the comparison as a PNG.
+- ``text``: the comparison as terminal text, Markdown or JSON;
+- ``png``: the comparison as a PNG.
 """
 
-# ``plot`` and ``render`` below are the functions (the names of their modules point to them).
 from .core import ONLY_A, ONLY_B, compare, compare_rows, gated, regressions
-from .plot import plot
-from .render import markdown, render, to_json
+from .png import plot
 from .runs import previous_run, select
 from .stats import BETTER, NO_VALUE, UNCHANGED, WORSE, Options
+from .text import markdown, render, to_json
 
 __all__ = [
     "BETTER",
