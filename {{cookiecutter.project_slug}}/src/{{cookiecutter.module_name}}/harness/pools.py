@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from .execution import execute
 
 POOLS = {"threads": ThreadPoolExecutor, "processes": ProcessPoolExecutor}
-TICK = 0.2  # seconds between wake-ups while nothing finishes
+TICK = 0.05  # seconds between wake-ups while nothing finishes (and Ctrl-C is noticed)
 PARENT_CHECK_SECONDS = 0.5  # how often a worker process checks that its parent lives
 
 
@@ -177,9 +177,10 @@ def new_pool(parallelism: str, workers: int):
 
 def discard(pool, kill: bool) -> None:
     """Stop using ``pool``: cancel what waits; with processes and ``kill``, end its workers."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown drops it
     pool.shutdown(wait=False, cancel_futures=True)
-    if isinstance(pool, ProcessPoolExecutor) and kill:
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
+    if kill:
+        for process in processes:
             process.kill()
 
 
