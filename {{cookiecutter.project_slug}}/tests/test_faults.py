@@ -105,6 +105,16 @@ def test_numpy_values_read_back_the_same_from_the_db_and_the_cache(
     assert found == [(0, "integer", 7)] * n + [(1, "integer", 7)] * n
 
 
+def test_sql_keywords_are_fine_result_keys(tmp_path, items, configurations, monkeypatch):
+    db = tmp_path / "bench.db"
+    original = kind.predict_module.predict
+    monkeypatch.setattr(
+        kind.predict_module, "predict", lambda item, params: {**original(item, params), "order": 2}
+    )
+    runner.run(items[:2], configurations, options(db))
+    assert rows(db, 'SELECT DISTINCT "order" FROM predictions') == [(2,)]
+
+
 @pytest.mark.parametrize("parallelism", ["none", "threads"])
 def test_sys_exit_in_predict_is_an_error_row(
     tmp_path, items, configurations, monkeypatch, parallelism
