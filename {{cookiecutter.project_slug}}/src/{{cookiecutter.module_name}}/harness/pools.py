@@ -143,6 +143,7 @@ def compute_serial(tasks: Iterable, control: Control) -> Iterator:
     for key, (item, params) in tasks:
         if control.interrupted:
             return
+        yield None  # the runner's 1 s rule, before a predict that may hang
         try:
             control.in_predict = True
             with alarm(control.timeout if main else 0):
