@@ -135,17 +135,27 @@ def expected_files(context: dict) -> set[str]:
                 "identity",
                 "jsonl",
                 "kind",
+                "pools",
+                "recorder",
                 "report",
                 "runner",
                 "schema",
                 "shared_metrics",
                 "tracking",
                 "validation",
+                "values",
             )
         ),
         *(
             f"tests/{name}.py"
-            for name in ("conftest", "test_compare", "test_identity", "test_kind", "test_runner")
+            for name in (
+                "conftest",
+                "test_compare",
+                "test_faults",
+                "test_identity",
+                "test_kind",
+                "test_runner",
+            )
         ),
         *(path.format(module=module) for path in kind_files(context["benchmark_kind"])),
     }

@@ -9,6 +9,8 @@ from .data import load_items
 from .harness import cache as result_cache
 from .harness import runner
 from .harness.errors import EngineUnavailable, ParallelismUnavailable
+from .harness.kind import TIMEOUT_SECONDS
+from .harness.pools import Interrupted, leave
 from .harness.schema import params_drift
 from .harness.tracking import (
     ENGINE,
@@ -137,6 +139,9 @@ def run(
     allow_dirty: bool = typer.Option(False, help="Run an experiment on uncommitted code."),
     allow_drift: bool = typer.Option(False, help="Run although params fields were renamed."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    timeout: float = typer.Option(
+        TIMEOUT_SECONDS, help="Seconds per datapoint, then a Timeout error row (0: none)."
+    ),
 ):
     """Run every configuration of the grid over the dataset; cached results are reused."""
     check_engine(engine)
@@ -160,10 +165,22 @@ def run(
         cache_errors=cache_errors,
         max_unsaved_seconds=max_unsaved_seconds,
         progress=progress,
+        timeout=timeout,
     )
     check_scheduler(parallelism, scheduler)
-    summary = runner.run(load_items(data, limit=limit), configurations, options)
+    try:
+        summary = runner.run(load_items(data, limit=limit), configurations, options)
+    except Interrupted as stop:
+        saved = stop.summary.computed + stop.summary.reused
+        typer.echo(
+            f"Interrupted: {saved} results saved in {db} ({stop.summary.computed} computed); run "
+            "the same command again to resume (saved results are reused).",
+            err=True,
+        )
+        leave(130)  # at once: a thread stuck in predict cannot hold the process
     print_summary(summary, phase, db)
+    if summary.abandoned:  # threads stuck in a timed-out predict: do not wait for them
+        leave(0)
 
 
 @app.command()

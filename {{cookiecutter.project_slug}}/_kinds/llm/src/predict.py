@@ -6,7 +6,6 @@ versions are then not reused. The reply is NOT parsed here: ``prediction`` is th
 as it came, and metrics.py parses it at analysis time, so a better parser never needs a rerun.
 """
 
-import math
 import time
 
 from .client import LLMError, OpenAIClient
@@ -16,9 +15,12 @@ from .params import Params
 from .prompts import render
 
 PREDICT_VERSION = "1"
+# run --timeout's default: generous (the client retries slow requests), so a hung connection
+# becomes a Timeout error row, retried on the next run, instead of stopping the benchmark.
+TIMEOUT_SECONDS = 600.0
 
 # USD per million (prompt, completion) tokens. Check your provider's current prices; a model
-# missing here gets cost NaN (NULL in the db): unknown, not free.
+# missing here gets cost None (NULL in the db): unknown, not free.
 PRICES = {
     "offline-small": (0.15, 0.60),  # priced like a small hosted model
     "offline-large": (2.50, 10.00),  # priced like a large one
@@ -36,9 +38,9 @@ def get_client(provider: str):
     raise KeyError(f"unknown provider {provider!r}: use 'offline' or 'openai'")
 
 
-def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+def cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
     if model not in PRICES:
-        return math.nan
+        return None  # not NaN: a result value NaN is refused (harness/values.py)
     per_prompt, per_completion = PRICES[model]
     return (prompt_tokens * per_prompt + completion_tokens * per_completion) / 1e6
 

@@ -86,6 +86,14 @@ CONTRACT = (
         without="results are recorded as predict returns them",
     ),
     Name(
+        "predict.py",
+        "TIMEOUT_SECONDS",
+        "TIMEOUT_SECONDS: float",
+        "The default of ``run --timeout``: seconds a datapoint may take before it becomes an "
+        "error row (error_type Timeout, retried on the next run).",
+        without="no timeout unless ``run --timeout`` sets one",
+    ),
+    Name(
         "metrics.py",
         "PRIMARY",
         "PRIMARY: str",
@@ -145,6 +153,7 @@ ROW_HIGHER_IS_BETTER = getattr(metrics_module, "ROW_HIGHER_IS_BETTER", {})
 THRESHOLDS = getattr(metrics_module, "THRESHOLDS", {})
 extra_plots = getattr(metrics_module, "extra_plots", None)
 level_monitor = getattr(predict_module, "level_monitor", None)
+TIMEOUT_SECONDS = getattr(predict_module, "TIMEOUT_SECONDS", 0.0)
 
 FILES = {
     "params.py": params_module,
@@ -211,6 +220,10 @@ def check(name: str, value, present: dict) -> list[str]:
             for k, v in value.items()
             if k not in known or isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
         ]
+    if name == "TIMEOUT_SECONDS":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            return [f"TIMEOUT_SECONDS = {value!r}: expected a number of seconds >= 0 (0: none)"]
+        return []
     return record_problems(name, value)
 
 
@@ -256,6 +269,7 @@ __all__ = [
     "PRIMARY_LABEL",
     "ROW_HIGHER_IS_BETTER",
     "THRESHOLDS",
+    "TIMEOUT_SECONDS",
     "Item",
     "Params",
     "extra_plots",

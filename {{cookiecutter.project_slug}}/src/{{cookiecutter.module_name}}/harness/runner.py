@@ -13,6 +13,8 @@ How exactly-once holds:
   so a crash loses at most that much work, which is simply computed again on resume. Cache
   entries follow their rows in larger batches (``heal`` covers the gap), so even the per-row
   mode (``max_unsaved_seconds=0``) costs one commit per datapoint, not two.
+- Faults (pools.py, values.py): Ctrl-C, ``--timeout``, dead workers and results that cannot be
+  stored become error rows or a clean stop, never a lost batch or a row written twice.
 - Load levels: when Params has a ``concurrency`` field, each configuration is computed on its
   own pool of that many workers, one configuration after another (``schedule``); recording
   and caching are unchanged.
@@ -21,12 +23,10 @@ How exactly-once holds:
 import dataclasses
 import importlib
 import importlib.util
-import itertools
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +36,10 @@ from xetrack import Tracker
 
 from .cache import ResultCache
 from .errors import ParallelismUnavailable
-from .execution import execute
 from .identity import computation_keys
 from .kind import Item, Params, level_monitor, predict_module, summarize
+from .pools import POOLS, Control, Interrupted, compute_pool, compute_serial
+from .recorder import Recorder
 from .tracking import (
     ENGINE,
     METRICS,
@@ -48,10 +49,10 @@ from .tracking import (
     is_result_column,
     require_engine,
 )
+from .values import BadResult, Columns, bad_result_row, storable
 
 PARALLELISM = "{{ cookiecutter.parallelism }}"  # this project's default, one of CHOICES
 WORKERS = 4
-POOLS = {"threads": ThreadPoolExecutor, "processes": ProcessPoolExecutor}
 # dask where harness/cluster.py exists (parallelism=dask bakes): found, not imported (it imports
 # distributed, a second or two).
 DASK = importlib.util.find_spec(f"{__package__}.cluster") is not None
@@ -77,6 +78,7 @@ class RunOptions:
     max_batch_rows: int = 1000
     progress: bool = True
     engine: str = ENGINE  # xetrack engine of the metrics table; rows always go in via sqlite3
+    timeout: float = 0.0  # seconds per datapoint before it becomes a Timeout error row (0: none)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class RunSummary:
     failed: int = 0
     duplicates: int = 0
     healed: int = 0
+    abandoned: int = 0  # threads still running a timed-out predict (the process exits anyway)
     seconds: float = 0.0
     metrics: list[dict] = field(default_factory=list)
 
@@ -142,33 +145,20 @@ def dask_cluster():
 
 
 def compute(
-    tasks: Iterable, parallelism: str, workers: int, scheduler: str = ""
-) -> Iterator[tuple[str, tuple[dict, float]]]:
-    """Yield (key, (result, seconds)) as computations finish. Workers never write."""
+    tasks: Iterable, parallelism: str, workers: int, scheduler: str = "", control=None
+) -> Iterator[tuple[str, tuple[dict, float]] | None]:
+    """Yield (key, (result, seconds)) as computations finish (None: nothing finished for a
+    moment, time to commit). Workers never write. Timeouts, Ctrl-C, dead workers: pools.py."""
+    control = control or Control()
     if parallelism == "none":
-        for key, (item, params) in tasks:
-            yield key, execute(item, params)
-        return
-    if parallelism == "dask":  # a Dask cluster computes; results still come back here
+        yield from compute_serial(tasks, control)
+    elif parallelism == "dask":  # a Dask cluster computes; results still come back here
         yield from dask_cluster().compute_on_dask(tasks, workers, scheduler)
-        return
-    queue = iter(tasks)
-    with POOLS[parallelism](max_workers=workers) as pool:
-        running = {}
-
-        def submit(count: int) -> None:
-            for key, (item, params) in itertools.islice(queue, count):
-                running[pool.submit(execute, item, params)] = key
-
-        submit(workers * 4)  # a bounded window keeps memory flat on large grids
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield running.pop(future), future.result()
-            submit(len(done))
+    else:
+        yield from compute_pool(tasks, parallelism, workers, control)
 
 
-def schedule(missing: list, options: RunOptions) -> Iterator[tuple[str, tuple[dict, float]]]:
+def schedule(missing: list, options: RunOptions, control=None) -> Iterator:
     """Yield (key, (result, seconds)) for every missing computation, as they finish.
 
     Usually everything goes through one pool of ``options.workers`` (``compute``). A load test
@@ -184,7 +174,9 @@ def schedule(missing: list, options: RunOptions) -> Iterator[tuple[str, tuple[di
     computes nothing, and a killed run resumes with the requests it had not finished.
     """
     if "concurrency" not in {f.name for f in dataclasses.fields(Params)}:
-        yield from compute(missing, options.parallelism, options.workers, options.scheduler)
+        yield from compute(
+            missing, options.parallelism, options.workers, options.scheduler, control
+        )
         return
     levels = defaultdict(list)  # configuration -> its tasks, in grid order
     for key, (item, params) in missing:
@@ -193,58 +185,11 @@ def schedule(missing: list, options: RunOptions) -> Iterator[tuple[str, tuple[di
     monitor = level_monitor
     for params, tasks in levels.items():
         with monitor(params) if monitor else nullcontext(dict) as annotate:
-            for key, (result, seconds) in compute(tasks, pool, params.concurrency):
-                yield key, (annotate(result), seconds)
-
-
-class Recorder:
-    """Buffers rows and cache entries; commits rows first, then writes their cache entries.
-
-    Rows are committed once they hold ``max_unsaved_seconds`` of computation (or
-    ``max_batch_rows`` rows, or after 1 s). Cache entries wait for larger batches: one diskcache
-    transaction per row would double the cost of the per-row mode, and entries are only ever
-    written after their rows are committed, so ``heal`` can always rebuild the missing ones.
-    """
-
-    def __init__(self, writer: RowWriter, cache: ResultCache, options: RunOptions):
-        self.writer, self.cache, self.options = writer, cache, options
-        self.rows, self.entries = [], []
-        self.unsaved_seconds = 0.0
-        self.last_flush = self.last_cache_flush = time.monotonic()
-
-    def add(self, row: dict, entry: tuple | None = None, seconds: float = 0.0) -> None:
-        self.rows.append(row)
-        if entry is not None:
-            self.entries.append(entry)
-        self.unsaved_seconds += seconds
-        now = time.monotonic()
-        if (
-            len(self.rows) >= self.options.max_batch_rows
-            or self.unsaved_seconds >= self.options.max_unsaved_seconds
-            or now - self.last_flush >= 1.0
-        ):
-            self.flush_rows(now)
-            if (
-                len(self.entries) >= self.options.max_batch_rows
-                or now - self.last_cache_flush >= 1.0
-            ):
-                self.flush_cache(now)
-
-    def flush_rows(self, now: float) -> None:
-        self.writer.write(self.rows)
-        self.rows = []
-        self.unsaved_seconds = 0.0
-        self.last_flush = now
-
-    def flush_cache(self, now: float) -> None:
-        self.cache.put_many(self.entries)
-        self.entries = []
-        self.last_cache_flush = now
-
-    def flush(self) -> None:
-        now = time.monotonic()
-        self.flush_rows(now)  # committed first ...
-        self.flush_cache(now)  # ... then cached: heal() covers a crash in between
+            for done in compute(tasks, pool, params.concurrency, control=control):
+                if done:
+                    key, (result, seconds) = done
+                    done = key, (annotate(result), seconds)
+                yield done
 
 
 def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_errors: bool) -> int:
@@ -258,7 +203,9 @@ def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_erro
     entries = []
     for values in cursor:
         row = dict(zip(names, values, strict=True))
-        if (row.get("error") and not cache_errors) or cache.get(row["cache_key"]) is not None:
+        if row.get("error") and (not cache_errors or row.get("error_type") == "Timeout"):
+            continue
+        if cache.get(row["cache_key"]) is not None:
             continue
         result = {
             name: value
@@ -285,6 +232,8 @@ class Ledger:
         }
         self.results = defaultdict(list)  # configuration -> its results, for summarize
         self.counts = defaultdict(lambda: {"n_computed": 0, "n_reused": 0})  # per configuration
+        # Result keys must keep one spelling: SQLite column names ignore case (values.py).
+        self.columns = Columns([*recorder.writer.columns, "input_id", "error", "error_type"])
 
     def context(self, key: str, item: Item, params: Params) -> dict:
         """The columns of a row besides predict's result and its lineage."""
@@ -299,6 +248,7 @@ class Ledger:
         # A cache hit is logged as a complete row: item and params columns, the original
         # result and latency, and the track_id of the run that computed it.
         result = entry["result"]
+        self.columns.add(result)
         self.recorder.add(
             {**self.context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
         )
@@ -307,9 +257,15 @@ class Ledger:
         self.summary.reused += 1
 
     def computed(self, key: str, item: Item, params: Params, result: dict, seconds: float) -> None:
+        try:  # the db and the cache get the same, faithful values, or an error row
+            result = storable(result, self.columns)
+        except BadResult as error:
+            result = bad_result_row(result, item, error)
+        self.columns.add(result)
         failed = bool(result.get("error"))
         entry = None
-        if self.options.cache_errors or not failed:
+        timed_out = result.get("error_type") == "Timeout"  # never cached: retried next run
+        if (self.options.cache_errors or not failed) and not timed_out:
             config_id = self.config_columns[params]["config_id"]
             entry = (key, {"result": result, "cache": self.summary.track_id}, config_id)
         row = {**self.context(key, item, params), **result, "cache": "", "reused": 0}
@@ -336,13 +292,15 @@ def run(items: list[Item], configurations: list[Params], options: RunOptions) ->
         lock.acquire(timeout=0)
     except Timeout:
         raise RuntimeError(f"another run is writing {db}: wait for it to finish") from None
+    control = Control(timeout=options.timeout)
     try:
-        return _run_locked(items, configurations, options, db)
+        with control.handling_ctrl_c():  # Ctrl-C stops the run between commits (pools.py)
+            return _run_locked(items, configurations, options, db, control)
     finally:
         lock.release()
 
 
-def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSummary:
+def _run_locked(items, configurations, options: RunOptions, db: Path, control) -> RunSummary:
     started = time.perf_counter()
     work = plan(items, configurations)
     metrics_tracker = Tracker(
@@ -365,18 +323,28 @@ def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSumm
     bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
     try:
         missing = serve_cache_hits(work, cache, ledger, bar)
-        for key, (result, seconds) in schedule(missing, options):
-            item, params = work[key]
-            ledger.computed(key, item, params, result, seconds)
-            bar.update()
+        with closing(schedule(missing, options, control)) as finishing:
+            for done in finishing:
+                if done is None:  # nothing finished for a moment: commit what is waiting
+                    recorder.tick()
+                    continue
+                key, (result, seconds) = done
+                item, params = work[key]
+                ledger.computed(key, item, params, result, seconds)
+                bar.update()
+                if control.interrupted:  # dask: stop at the next result
+                    break
     finally:
-        # Also on an exception (Ctrl-C included): finished computations are kept.
+        # Also on an exception or Ctrl-C: finished computations are kept, committed once.
         bar.close()
         recorder.flush()
         cache.mark_finished()  # reached only when every committed row is cached
         writer.close()
         cache.close()
+        summary.abandoned = control.abandoned
 
+    if control.interrupted:  # no metrics row for a run that did not finish
+        raise Interrupted(summary)
     for row in ledger.metrics_rows():
         metrics_tracker.log(row)
         summary.metrics.append(row)

@@ -160,7 +160,9 @@ class RowWriter:
                 if not name.isidentifier():
                     raise ValueError(f"column name {name!r} is not an identifier")
                 sql_type = column_type(row.get(name) for row in rows)
-                self.connection.execute(f'ALTER TABLE "{self.table}" ADD COLUMN {name} {sql_type}')
+                self.connection.execute(
+                    f'ALTER TABLE "{self.table}" ADD COLUMN "{name}" {sql_type}'
+                )
                 self.columns.add(name)
 
     def _stamp(self) -> str:
@@ -182,8 +184,9 @@ class RowWriter:
             self.ensure_columns(names, rows)
             values = [[self.track_id, self._stamp(), *map(row.get, names)] for row in rows]
             placeholders = ", ".join("?" * (len(names) + 2))
+            columns = ", ".join(f'"{name}"' for name in names)  # quoted: `order` is a fine key
             self.connection.executemany(
-                f'INSERT INTO "{self.table}" (track_id, timestamp, {", ".join(names)}) '
+                f'INSERT INTO "{self.table}" (track_id, timestamp, {columns}) '
                 f"VALUES ({placeholders})",
                 values,
             )
