@@ -124,12 +124,14 @@ def expected_files(context: dict) -> set[str]:
                 "__init__",
                 "cache",
                 "cache_report",
+                "cache_restore",
                 "compare/__init__",
                 "compare/core",
                 "compare/png",
                 "compare/text",
                 "compare/runs",
                 "compare/stats",
+                "dbfile",
                 "errors",
                 "execution",
                 "identity",
@@ -145,7 +147,14 @@ def expected_files(context: dict) -> set[str]:
         ),
         *(
             f"tests/{name}.py"
-            for name in ("conftest", "test_compare", "test_identity", "test_kind", "test_runner")
+            for name in (
+                "conftest",
+                "test_compare",
+                "test_failures",
+                "test_identity",
+                "test_kind",
+                "test_runner",
+            )
         ),
         *(path.format(module=module) for path in kind_files(context["benchmark_kind"])),
     }
