@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -120,7 +121,7 @@ def test_a_symlink_to_the_db_shares_its_lock_and_cache(shared_python, project, t
             str(shared_python),
             "-c",
             "import time; from filelock import FileLock; "
-            f"FileLock({str(real)!r} + '.lock').acquire(); print('held', flush=True); "
+            f"lock = FileLock({str(real)!r} + '.lock'); lock.acquire(); print('held', flush=True); "
             "time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -170,6 +171,33 @@ def test_operational_errors_are_one_line_exit_2_and_leave_the_db_alone(
     missing = bench(shared_python, project, tmp_path / "no" / "such" / "b.db", check=False)
     assert_one_line_error(missing, "b.db", "does not exist")
     assert len(db_rows(good, "predictions")) == 16
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
+def test_a_full_disk_mid_run_is_one_line_and_the_rerun_completes(shared_python, project, tmp_path):
+    import resource  # POSIX only
+
+    db = tmp_path / "bench.db"
+    bench(shared_python, project, db, "--limit", "2")
+    room = db.stat().st_size + 300_000  # no file may grow past this: a disk that fills up
+
+    def full_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
+
+    command = [str(shared_python), "-m", MODULE, "run", "--no-progress", "--db", str(db)]
+    done = subprocess.run(
+        command, cwd=project, capture_output=True, text=True, preexec_fn=full_disk
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done
+    assert "written" in lines[0] and (str(db) in lines[0] or ".cache" in lines[0]), lines[0]
+    saved = len(computed_keys(db))
+    assert 16 <= saved < 2400 and all(count == 1 for _, count in computed_keys(db))
+    rerun = bench(shared_python, project, db)
+    assert run_counts(rerun.stdout)[0] == 2400 - saved  # what was committed is not redone
+    assert all(count == 1 for _, count in computed_keys(db)) and len(computed_keys(db)) == 2400
+    assert cli(shared_python, project, "validate", str(db)).returncode == 0
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")

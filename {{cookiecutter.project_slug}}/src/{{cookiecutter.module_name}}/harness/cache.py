@@ -24,9 +24,17 @@ class ResultCache:
         self.directory = Path(directory)
         # diskcache's defaults evict entries past 1 GB (results would silently be recomputed)
         # and check the size on every set (half the cost of a set): neither fits a result store.
-        self.store = diskcache.Cache(
-            str(self.directory), tag_index=True, eviction_policy="none", cull_limit=0
-        )
+        try:
+            self.store = diskcache.Cache(
+                str(self.directory), tag_index=True, eviction_policy="none", cull_limit=0
+            )
+            len(self.store)  # reads its index: a damaged file fails here, not mid-run
+        except (sqlite3.DatabaseError, OSError) as error:
+            raise CacheError(
+                f"cache {self.directory} cannot be opened ({type(error).__name__}: {error}): "
+                "`run` rebuilds a damaged cache from the results db; otherwise free disk space "
+                "or make it writable"
+            ) from None
 
     def get(self, key: str) -> dict | None:
         return self.store.get(key)

@@ -8,7 +8,6 @@ computed before the clear stay in the db but are computed again.
 """
 
 import shutil
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -26,19 +25,24 @@ def notice(text: str) -> None:
 def open_cache(directory: Path) -> ResultCache:
     """The cache at ``directory``; a damaged one is deleted (it is derived) and started afresh."""
     try:
-        cache = ResultCache(directory)
-        len(cache.store)  # reads its index: a damaged file fails here, not mid-run
-        return cache
-    except (sqlite3.DatabaseError, OSError) as error:
-        notice(f"cache {directory} is damaged ({error}): rebuilding it from the results db")
+        return ResultCache(directory)
+    except CacheError as error:
+        if not is_damage(error):  # a full disk or a read-only folder: deleting would not help
+            raise
+        notice(f"cache {directory} is damaged: rebuilding it from the results db")
     try:
         shutil.rmtree(directory)
         return ResultCache(directory)
-    except (sqlite3.DatabaseError, OSError) as error:
+    except (CacheError, OSError) as error:
         raise CacheError(
-            f"cache {directory}: cannot be rebuilt ({error}): delete the folder by hand and run "
+            f"cache {directory} cannot be rebuilt ({error}): delete the folder by hand and run "
             "again (the results db is intact)"
         ) from None
+
+
+def is_damage(error: Exception) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in ("not a database", "malformed", "corrupt"))
 
 
 def result_of(row: dict) -> dict:

@@ -35,6 +35,8 @@ def db_error(db: Path, error: Exception) -> OperationalError:
     lowered = text.lower()
     if "full" in lowered or getattr(error, "errno", None) == 28:
         fix = "could not be written, the disk is full: free some space and run again"
+    elif "disk i/o" in lowered:
+        fix = "could not be written (disk I/O error): check free space and the disk, run again"
     elif "readonly" in lowered or "read-only" in lowered or "permission" in lowered:
         fix = "cannot be written (read-only): make it and its folder writable, or pass --db"
     elif "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
