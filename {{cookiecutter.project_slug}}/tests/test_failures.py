@@ -1,6 +1,7 @@
 """Damaged or awkward inputs: one clear error (what, which file, the fix), never a wrong row."""
 
 import dataclasses
+import functools
 import math
 import shutil
 import sqlite3
@@ -10,7 +11,7 @@ import pytest
 from filelock import FileLock
 
 from {{ cookiecutter.module_name }}.cli import app
-from {{ cookiecutter.module_name }}.harness import cache, runner
+from {{ cookiecutter.module_name }}.harness import cache, kind, runner
 from {{ cookiecutter.module_name }}.harness.dbfile import require_writable
 from {{ cookiecutter.module_name }}.harness.errors import DataError, OperationalError, db_error
 from {{ cookiecutter.module_name }}.harness.identity import Configuration
@@ -118,6 +119,29 @@ def test_a_lost_or_damaged_cache_is_rebuilt_from_the_db(tmp_path, items, configu
     cache.clear_all(directory)  # what `cache-clear` does: computed again, on purpose
     cache.record_cleared(directory)
     assert runner.run(items, configurations, options(db)).computed == total
+
+
+def test_error_rows_are_restored_from_the_db_only_with_cache_errors(
+    tmp_path, items, configurations, monkeypatch
+):
+    original = kind.predict_module.predict
+
+    @functools.wraps(original)  # the same computation keys
+    def failing(item, params):
+        if item.input_id == items[0].input_id:
+            raise RuntimeError("boom")
+        return original(item, params)
+
+    monkeypatch.setattr(kind.predict_module, "predict", failing)
+    db = tmp_path / "bench.db"
+    assert runner.run(items[:3], configurations, options(db)).failed == 2
+    shutil.rmtree(runner.cache_dir_for(db))
+    again = runner.run(items[:3], configurations, options(db))
+    assert (again.computed, again.reused, again.failed) == (2, 4, 2)  # errors are retried
+    shutil.rmtree(runner.cache_dir_for(db))
+    keep_errors = dataclasses.replace(options(db), cache_errors=True)
+    restored = runner.run(items[:3], configurations, keep_errors)
+    assert (restored.computed, restored.reused) == (0, 6)
 
 
 def test_a_symlink_to_the_db_shares_its_lock_and_cache(tmp_path, items, configurations):

@@ -351,7 +351,8 @@ def compare_runs(
 @app.command("clean-dev")
 def clean_dev():
     """Delete the dev db and its cache."""
-    for path in (DEV_DB, Path(f"{DEV_DB}.lock")):
+    marker = result_cache.cleared_marker(runner.cache_dir_for(DEV_DB))
+    for path in (DEV_DB, Path(f"{DEV_DB}.lock"), marker):
         path.unlink(missing_ok=True)
     result_cache.clear_all(runner.cache_dir_for(DEV_DB))
     typer.echo(f"removed {DEV_DB} and its cache")

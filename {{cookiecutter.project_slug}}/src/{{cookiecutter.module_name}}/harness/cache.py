@@ -16,7 +16,12 @@ import diskcache
 from .errors import CacheError
 
 IN_PROGRESS = "run-in-progress"  # file holding the track_id of a run that has not finished
-CLEARED = "cleared.json"  # {config_id or "*": when cache-clear ran}: not restored from the db
+
+
+def cleared_marker(directory: Path) -> Path:
+    """``.cache/<db>.cleared.json``, beside the cache (clearing it all keeps the marker):
+    {config_id or "*": when cache-clear ran}; older results are not restored from the db."""
+    return Path(directory).parent / f"{Path(directory).name}.cleared.json"
 
 
 class ResultCache:
@@ -55,7 +60,7 @@ class ResultCache:
     def cleared(self) -> dict[str, str]:
         """When ``cache-clear`` ran, per config_id ("*": all): results the db holds from
         before are computed again, not restored from the db."""
-        marker = self.directory / CLEARED
+        marker = cleared_marker(self.directory)
         return json.loads(marker.read_text()) if marker.exists() else {}
 
     def interrupted_run(self) -> str | None:
@@ -94,7 +99,7 @@ def clear_all(directory: Path) -> bool:
 
 def record_cleared(directory: Path, config_id: str = "*") -> None:
     """Remember that ``cache-clear`` ran (for one configuration, or "*": all of them)."""
-    marker = Path(directory) / CLEARED
+    marker = cleared_marker(directory)
     cleared = json.loads(marker.read_text()) if marker.exists() else {}
     cleared[config_id] = datetime.now().isoformat(" ", "microseconds")  # the rows' format
     marker.parent.mkdir(parents=True, exist_ok=True)
