@@ -88,6 +88,9 @@ def test_files_runs_write_never_make_the_tree_dirty(tmp_path):
     (tmp_path / "results.sqlite").write_text("x")
     ignore = (str(tmp_path / "results.sqlite"), "/elsewhere/x.db")  # outside: left out
     assert git_state(tmp_path, ignore=ignore)[1] is False
+    (tmp_path / "uv.lock").write_text("x")  # a dependency change is a change
+    assert git_state(tmp_path, ignore=ignore)[1] is True
+    (tmp_path / "uv.lock").unlink()
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_state(tmp_path, ignore=ignore)[1] is True
 

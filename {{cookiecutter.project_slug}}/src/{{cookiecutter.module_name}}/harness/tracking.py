@@ -45,9 +45,9 @@ def require_engine(engine: str) -> None:
     ensure_sqlite_extension()
 
 
-# What runs write: results dbs and their SQLite side files (-journal, -wal, -shm), locks, the
+# What runs write: results dbs and their SQLite side files (-journal, -wal, -shm) and locks, the
 # cache and reports. They never make the tree dirty (git pathspecs: `*` also matches `/`).
-WRITTEN_BY_RUNS = ("*.db", "*.db-*", "*.lock", ".cache", "reports")
+WRITTEN_BY_RUNS = ("*.db", "*.db-*", "*.db.lock", ".cache", "reports")
 
 
 def git_state(root: Path, ignore: tuple[str, ...] = ()) -> tuple[str, bool]:
