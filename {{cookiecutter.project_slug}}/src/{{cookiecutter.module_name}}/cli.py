@@ -1,5 +1,6 @@
 """Command line: ``python -m {{ cookiecutter.module_name }} COMMAND`` (the Makefile calls these)."""
 
+import os
 from pathlib import Path
 
 import typer
@@ -8,7 +9,8 @@ from tabulate import tabulate
 from .data import load_items
 from .harness import cache as result_cache
 from .harness import runner
-from .harness.errors import EngineUnavailable, ParallelismUnavailable
+from .harness.dbfile import require_writable
+from .harness.errors import DataError, OperationalError, ParallelismUnavailable
 from .harness.kind import TIMEOUT_SECONDS
 from .harness.pools import Interrupted, leave
 from .harness.schema import params_drift
@@ -30,7 +32,38 @@ RESULTS_DB = Path("benchmark.db")
 DEV_DB = Path("dev.db")  # dev runs never touch the results db or its cache
 DEV_LIMIT = 10
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+DEBUG_ENV = "BENCH_DEBUG"  # BENCH_DEBUG=1: tracebacks of operational errors, like --debug
+
+
+class App(typer.Typer):
+    """typer.Typer whose operational errors (harness/errors.py) are one line on stderr and exit
+    status 2, however it is called (``python -m``, the scripts, ``app([...])``); with --debug
+    or BENCH_DEBUG=1 the traceback is shown instead (never local variables)."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except OperationalError as error:
+            if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
+                raise
+            typer.echo(f"error: {error}", err=True)
+            raise SystemExit(2) from None
+
+
+app = App(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
+)
+
+
+@app.callback()
+def options(
+    debug: bool = typer.Option(
+        False, "--debug", envvar=DEBUG_ENV, help="Show the traceback of an operational error."
+    ),
+):
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
 
 # Help texts from what this project can run (dask: parallelism=dask bakes only).
 if runner.DASK:
@@ -46,20 +79,12 @@ else:
 
 def check_engine(engine: str) -> None:
     """Exit with the reason and the fix if ``engine`` cannot be used (before any work)."""
-    try:
-        require_engine(engine)
-    except EngineUnavailable as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
+    require_engine(engine)  # an OperationalError: one line, exit status 2 (App)
 
 
 def check_parallelism(parallelism: str, scheduler: str) -> None:
     """Exit with the reason and the fix if ``parallelism`` cannot be used (before any work)."""
-    try:
-        runner.require_parallelism(parallelism, scheduler)
-    except ParallelismUnavailable as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
+    runner.require_parallelism(parallelism, scheduler)  # an OperationalError: exit status 2
 
 
 def refuse_dirty_experiment(phase: str, git: tuple[str, bool], allow_dirty: bool) -> None:
@@ -121,7 +146,9 @@ def print_summary(summary: runner.RunSummary, phase: str, db: Path) -> None:
 @app.command()
 def run(
     dev: bool = typer.Option(False, help=f"Development run: first items only, into {DEV_DB}."),
-    data: Path = typer.Option(None, help="Dataset to run over (default: the bundled one)."),
+    data: Path = typer.Option(
+        None, exists=True, dir_okay=False, help="Dataset to run over (default: the bundled one)."
+    ),
     limit: int = typer.Option(None, help=f"Use the first N items (dev default: {DEV_LIMIT})."),
     experiment: str = typer.Option(EXPERIMENT, help="Experiment name recorded on every row."),
     db: Path = typer.Option(
@@ -148,9 +175,10 @@ def run(
     check_parallelism(parallelism, scheduler)
     phase = "dev" if dev else "experiment"
     db = db or (DEV_DB if dev else RESULTS_DB)
+    require_writable(db)  # before anything is computed
     if dev and limit is None:
         limit = DEV_LIMIT
-    git = git_state(Path.cwd(), ignore=(str(db), f"{db}.lock", ".cache", "reports"))
+    git = git_state(Path.cwd(), ignore=(str(db), f"{db}.lock"))  # and *.db, side files ...
     refuse_dirty_experiment(phase, git, allow_dirty)
     configurations = grid()
     check_schema_drift(db, configurations, allow_drift)
@@ -168,8 +196,11 @@ def run(
         timeout=timeout,
     )
     check_scheduler(parallelism, scheduler)
+    items = load_items(data, limit=limit)
+    if not items:
+        raise DataError(f"{data or 'the bundled dataset'}: no items to run: check it (and --limit)")
     try:
-        summary = runner.run(load_items(data, limit=limit), configurations, options)
+        summary = runner.run(items, configurations, options)
     except Interrupted as stop:
         saved = stop.summary.computed + stop.summary.reused
         typer.echo(
@@ -247,6 +278,7 @@ def cache_clear(
         typer.echo(f"removed {directory}")
     else:
         typer.echo(f"no cache at {directory}")
+    result_cache.record_cleared(directory, config or "*")  # not restored from the db
 
 
 @app.command("report")
@@ -336,7 +368,8 @@ def compare_runs(
 @app.command("clean-dev")
 def clean_dev():
     """Delete the dev db and its cache."""
-    for path in (DEV_DB, Path(f"{DEV_DB}.lock")):
+    marker = result_cache.cleared_marker(runner.cache_dir_for(DEV_DB))
+    for path in (DEV_DB, Path(f"{DEV_DB}.lock"), marker):
         path.unlink(missing_ok=True)
     result_cache.clear_all(runner.cache_dir_for(DEV_DB))
     typer.echo(f"removed {DEV_DB} and its cache")

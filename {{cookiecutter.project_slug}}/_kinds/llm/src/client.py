@@ -10,8 +10,10 @@ returns the one a configuration names (``Params.provider``):
 
   ``LLM_BASE_URL``     default https://api.openai.com/v1 (``/chat/completions`` is appended)
   ``LLM_API_KEY``      or ``OPENAI_API_KEY``; sent in the Authorization header only. It is
-                       never part of a row, an error message or the db (and is masked if a
-                       server echoes it back).
+                       never part of a row, an error message or the db: a server echoing it
+                       back, as is or encoded (JSON ``\\u`` escapes, URL ``%XX``, HTML
+                       ``&#..;``, mixed), gets ``[API key]`` in its place (``mask``), and
+                       predict masks every text field of its row the same way.
   ``LLM_TIMEOUT``      seconds per request (default 60)
   ``LLM_MAX_RETRIES``  retries of a transient failure (default 3)
   ``LLM_BACKOFF``      first wait in seconds (default 1), doubled at every retry; a
@@ -23,9 +25,11 @@ backoff. When the retries run out the error is raised with its retry count: pred
 as an error row, and error rows are not cached, so the next run tries the datapoint again.
 """
 
+import functools
 import http.client
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -132,6 +136,33 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
+KEY_VARIABLES = ("LLM_API_KEY", "OPENAI_API_KEY")
+
+
+@functools.cache
+def secret_pattern(secret: str) -> re.Pattern:
+    """``secret`` in any common text encoding, character by character, mixed freely: as is,
+    a JSON escape (``\\u0073``, ``\\/``), URL-encoded (``%73``) or an HTML entity (``&#115;``)."""
+    parts = []
+    for char in secret:
+        code = ord(char)
+        options = [re.escape(char), rf"\\u{code:04x}", f"%{code:02x}", f"&#0*{code};"]
+        options += [f"&#x0*{code:x};", re.escape("\\" + char)]
+        parts.append(f"(?:{'|'.join(options)})")
+    return re.compile("".join(parts), re.IGNORECASE)
+
+
+def mask(text: str, secrets: tuple[str, ...] | None = None) -> str:
+    """``text`` with each secret (default: the API keys of the environment) replaced by
+    ``[API key]``, in whatever encoding it appears (``secret_pattern``)."""
+    if secrets is None:
+        secrets = tuple(os.environ.get(name, "") for name in KEY_VARIABLES)
+    for secret in secrets:
+        if secret:
+            text = secret_pattern(secret).sub("[API key]", text)
+    return text
+
+
 class OpenAIClient:
     """An OpenAI-compatible ``POST {base}/chat/completions`` client (one user message)."""
 
@@ -176,7 +207,7 @@ class OpenAIClient:
             raise failure from None
 
     def _mask(self, text: str) -> str:
-        return text.replace(self._api_key, "[API key]") if self._api_key else text
+        return mask(text, (self._api_key,))
 
     def _post(self, body: bytes) -> str:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}

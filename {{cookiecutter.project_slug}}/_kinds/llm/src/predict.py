@@ -8,7 +8,7 @@ as it came, and metrics.py parses it at analysis time, so a better parser never 
 
 import time
 
-from .client import LLMError, OpenAIClient
+from .client import LLMError, OpenAIClient, mask
 from .data import Item
 from .offline import OfflineClient
 from .params import Params
@@ -91,4 +91,5 @@ def predict(item: Item, params: Params) -> dict:
         row["error"] = str(error) or repr(error)
         row["error_type"] = type(error).__name__
     row["latency"] = time.perf_counter() - start
-    return row
+    # The API key never reaches the db, the cache or a report, whichever field echoes it.
+    return {name: mask(value) if isinstance(value, str) else value for name, value in row.items()}

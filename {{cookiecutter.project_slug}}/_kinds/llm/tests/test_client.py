@@ -1,9 +1,11 @@
 """Retries with backoff, and the OpenAI-compatible adapter against a local stand-in server."""
 
+import html
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
 
 import pytest
 
@@ -14,6 +16,7 @@ from {{ cookiecutter.module_name }}.client import (
     RequestTimeout,
     RetryPolicy,
     ServerError,
+    mask,
     with_retries,
 )
 from {{ cookiecutter.module_name }}.params import Params
@@ -82,9 +85,13 @@ class Server(BaseHTTPRequestHandler):
             status, body = (429 if model == "flaky" else 503), {"error": {"message": "busy"}}
         elif model == "slow":
             time.sleep(0.5)
+        elif model == "echo":  # the key echoed back: as is, JSON-escaped, URL, HTML
+            entities = "".join(f"&#{ord(c)};" for c in KEY)
+            choice["message"]["content"] = f"key: {KEY} ESCAPED {quote(KEY, safe='')} {entities}"
         elif model == "denied":
             status, body = 401, {"error": {"message": f"bad key {self.headers['Authorization']}"}}
-        data = json.dumps(body).encode()
+        escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)  # decodes to the key itself
+        data = json.dumps(body).replace("ESCAPED", escaped).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -136,3 +143,32 @@ def test_the_key_is_masked_in_what_a_server_sends_back(client):
     assert caught.value.retries == 0
     assert KEY not in caught.value.raw_response + str(caught.value)
     assert "[API key]" in caught.value.raw_response
+
+
+def test_the_key_is_masked_in_any_encoding_after_decoding(client):
+    reply = client.complete("q", Params(provider="openai", model="echo"))
+    decoded = json.loads(reply.raw_response)  # what a reader of the stored body would see
+    for text in (reply.raw_response, reply.text, json.dumps(decoded, ensure_ascii=False)):
+        assert KEY not in text and quote(KEY, safe="") not in text, text
+        assert KEY not in html.unescape(text) and "\\u" not in text, text
+    assert reply.text.count("[API key]") == 4
+
+
+def test_mask_finds_the_key_mixed_across_encodings():
+    mixed = "sk" + "".join(f"\\u{ord(c):04x}" for c in KEY[2:5]) + quote(KEY[5:], safe="")
+    assert KEY.startswith("sk") and mask(f"[{mixed}]", (KEY,)) == "[[API key]]"
+    assert mask("nothing secret", (KEY,)) == "nothing secret" and mask("x", ("",)) == "x"
+
+
+def test_predict_masks_the_key_in_every_text_field_of_its_row(client, monkeypatch):
+    from {{ cookiecutter.module_name }}.data import Item
+    from {{ cookiecutter.module_name }}.predict import predict
+
+    monkeypatch.setenv("LLM_BASE_URL", client.url.removesuffix("/chat/completions"))
+    monkeypatch.setenv("LLM_API_KEY", KEY)
+    item = Item(input_id="q1", question=f"Repeat {KEY}", answer="4")
+    row = predict(item, Params(provider="openai", model="echo"))
+    assert row["error"] == "" and row["prediction"].count("[API key]") == 4
+    texts = [value for value in row.values() if isinstance(value, str)]
+    assert "[API key]" in row["prompt"]
+    assert not [text for text in texts if KEY in text or KEY in html.unescape(text)]

@@ -8,6 +8,7 @@ another computation, never a cache hit.
 
 import functools
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
 from sklearn.model_selection import train_test_split
 
+from .harness.errors import DataError
 from .harness.identity import Record
 
 DATASET = "wine"  # 178 wines, 13 chemical measurements, 3 cultivars (class_0, 1, 2)
@@ -51,8 +53,29 @@ def read_dataset(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     if dataset in BUNDLED:
         bunch = BUNDLED[dataset]()
         return bunch.data, bunch.target_names[bunch.target].astype(str)
-    table = pd.read_csv(dataset)
+    table = read_csv(Path(dataset))
     return table.iloc[:, :-1].to_numpy(dtype=float), table.iloc[:, -1].astype(str).to_numpy()
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A UTF-8 CSV file (a byte order mark is skipped); DataError naming the file, the line
+    and the fix when it is not UTF-8 text or has no rows."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}, line {line}: not UTF-8 text (byte {raw[error.start]:#04x}): save the file "
+            "as UTF-8"
+        ) from None
+    try:
+        table = pd.read_csv(io.StringIO(text))
+    except pd.errors.EmptyDataError:
+        table = pd.DataFrame()
+    if table.empty:
+        raise DataError(f"{path}: no rows (the dataset is empty): a header, then one row per item")
+    return table
 
 
 @functools.cache  # once per process: predict asks for the split of every item

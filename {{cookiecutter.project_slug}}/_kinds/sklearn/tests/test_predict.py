@@ -8,6 +8,7 @@ import pytest
 
 from {{ cookiecutter.module_name }}.data import SPLIT_SEED, TEST_FRACTION, load_items, split
 from {{ cookiecutter.module_name }}.harness import runner
+from {{ cookiecutter.module_name }}.harness.errors import DataError
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.params import Params
 from {{ cookiecutter.module_name }}.predict import predict
@@ -98,6 +99,22 @@ def test_a_csv_file_replaces_the_bundled_dataset(tmp_path):
     assert len(items) == 6 and {i.label for i in items} <= {"big", "small"}
     row = predict(items[0], Params())
     assert row["error"] == "" and row["prediction"] in {"big", "small"}
+
+
+def test_a_csv_file_with_a_bom_bad_bytes_or_no_rows(tmp_path):
+    lines = ["x,y,label"] + [f"{i},{i % 3},{'big' if i >= 10 else 'small'}" for i in range(20)]
+    plain, bom = tmp_path / "plain.csv", tmp_path / "bom.csv"
+    plain.write_text("\n".join(lines) + "\n")
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    assert [i.features for i in load_items(bom)] == [i.features for i in load_items(plain)]
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(plain.read_bytes().replace(b"5,2,small", b"5,2,sm\xe9ll"))
+    with pytest.raises(DataError, match=r"bad.csv, line 7: not UTF-8"):
+        load_items(bad)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("x,y,label\n")
+    with pytest.raises(DataError, match=r"empty.csv: no rows"):
+        load_items(empty)
 
 
 METADATA = run_metadata("test", "experiment", "1", ("", False))

@@ -5,12 +5,23 @@ Values have xetrack's layout, ``{"result": ..., "cache": <track_id that computed
 with its configuration id, so one configuration can be cleared on its own.
 """
 
+import json
 import shutil
+import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 import diskcache
 
+from .errors import CacheError
+
 IN_PROGRESS = "run-in-progress"  # file holding the track_id of a run that has not finished
+
+
+def cleared_marker(directory: Path) -> Path:
+    """``.cache/<db>.cleared.json``, beside the cache (clearing it all keeps the marker):
+    {config_id or "*": when cache-clear ran}; older results are not restored from the db."""
+    return Path(directory).parent / f"{Path(directory).name}.cleared.json"
 
 
 class ResultCache:
@@ -18,18 +29,39 @@ class ResultCache:
         self.directory = Path(directory)
         # diskcache's defaults evict entries past 1 GB (results would silently be recomputed)
         # and check the size on every set (half the cost of a set): neither fits a result store.
-        self.store = diskcache.Cache(
-            str(self.directory), tag_index=True, eviction_policy="none", cull_limit=0
-        )
+        try:
+            self.store = diskcache.Cache(
+                str(self.directory), tag_index=True, eviction_policy="none", cull_limit=0
+            )
+            len(self.store)  # reads its index: a damaged file fails here, not mid-run
+        except (sqlite3.DatabaseError, OSError) as error:
+            raise CacheError(
+                f"cache {self.directory} cannot be opened ({type(error).__name__}: {error}): "
+                "`run` rebuilds a damaged cache from the results db; otherwise free disk space "
+                "or make it writable"
+            ) from None
 
     def get(self, key: str) -> dict | None:
         return self.store.get(key)
 
     def put_many(self, entries: list[tuple[str, dict, str]]) -> None:
         """Store (key, value, config_id) entries in one transaction."""
-        with self.store.transact():
-            for key, value, config_id in entries:
-                self.store.set(key, value, tag=config_id)
+        try:
+            with self.store.transact():
+                for key, value, config_id in entries:
+                    self.store.set(key, value, tag=config_id)
+        except (sqlite3.DatabaseError, OSError) as error:
+            raise CacheError(
+                f"cache {self.directory} cannot be written ({type(error).__name__}: {error}): "
+                "free disk space or make it writable, or delete it (the results db is intact "
+                "and the cache is rebuilt from it)"
+            ) from None
+
+    def cleared(self) -> dict[str, str]:
+        """When ``cache-clear`` ran, per config_id ("*": all): results the db holds from
+        before are computed again, not restored from the db."""
+        marker = cleared_marker(self.directory)
+        return json.loads(marker.read_text()) if marker.exists() else {}
 
     def interrupted_run(self) -> str | None:
         """track_id of a run that was killed before it finished, if any."""
@@ -63,3 +95,12 @@ def clear_all(directory: Path) -> bool:
         shutil.rmtree(directory)
         return True
     return False
+
+
+def record_cleared(directory: Path, config_id: str = "*") -> None:
+    """Remember that ``cache-clear`` ran (for one configuration, or "*": all of them)."""
+    marker = cleared_marker(directory)
+    cleared = json.loads(marker.read_text()) if marker.exists() else {}
+    cleared[config_id] = datetime.now().isoformat(" ", "microseconds")  # the rows' format
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(cleared))

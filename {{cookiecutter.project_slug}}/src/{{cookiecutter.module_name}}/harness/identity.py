@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import types
 import typing
 
@@ -28,14 +29,30 @@ def check_fields(record) -> None:
     Call it from ``__post_init__``. Only immutable types are allowed (str, int, float, bool,
     bytes, None, tuple[...], frozenset[...], nested frozen dataclasses): a list or dict field
     would make a configuration mutable and unhashable.
+
+    A configuration (``Configuration``) refuses NaN (stored as NULL, equal to nothing) and
+    stores -0.0 as 0.0 (one configuration, not two).
     """
     hints = type_hints(type(record))
     for field in dataclasses.fields(record):
         where = f"{type(record).__name__}.{field.name}"
         value = getattr(record, field.name)
         checked = _check(value, hints[field.name], where)
+        if isinstance(record, Configuration):
+            checked = _settled(checked, where)
         if checked is not value:
             object.__setattr__(record, field.name, checked)
+
+
+def _settled(value, where: str):
+    """``value`` with -0.0 as 0.0; ValueError for a NaN (in a tuple or frozenset too)."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            raise ValueError(f"{where} = nan: a configuration cannot hold NaN; use None")
+        return 0.0 if value == 0 else value
+    if isinstance(value, (tuple, frozenset)):
+        return type(value)(_settled(v, f"{where}[]") for v in value)
+    return value
 
 
 class Record:

@@ -18,6 +18,7 @@ from tabulate import tabulate  # noqa: E402
 
 from .compare import compare_rows, markdown, plot  # noqa: E402
 from .compare.runs import previous_run, runs  # noqa: E402
+from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
@@ -31,10 +32,15 @@ PACKAGE = __name__.split(".")[0]  # the project's package: `python -m` runs its 
 
 def latest_experiment_run(metrics: pd.DataFrame, experiment: str | None) -> tuple[str, str]:
     """(experiment, track_id) of the latest completed run, of ``experiment`` if given."""
+    all_metrics = metrics
     if experiment is not None:
         metrics = metrics[metrics["experiment"] == experiment]
         if metrics.empty:
-            raise ValueError(f"no completed run of experiment {experiment!r}")
+            known = ", ".join(sorted(map(str, set(all_metrics["experiment"])))) or "none"
+            raise OperationalError(
+                f"no completed run of experiment {experiment!r}: use one of "
+                f"{known} (--experiment), or run it first"
+            )
     last = metrics.sort_values("timestamp").iloc[-1]
     return last["experiment"], last["track_id"]
 
@@ -76,11 +82,11 @@ def plot_latency(
 
 
 def read_tables(db: Path, engine: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(metrics, predictions) of the db; ValueError when no run has completed."""
+    """(metrics, predictions) of the db; OperationalError when no run has completed."""
     metrics = read_table(db, METRICS, engine)
     predictions = read_table(db, PREDICTIONS, engine)
     if metrics is None or metrics.empty or predictions is None:
-        raise ValueError(f"{db} has no completed run to report: run the benchmark first")
+        raise OperationalError(f"{db} has no completed run to report: run the benchmark first")
     return metrics, predictions
 
 
@@ -224,7 +230,10 @@ def write_report(
     """reports/<experiment>/README.md and its PNGs, of the latest completed run (of
     ``experiment`` if given)."""
     metrics, predictions = read_tables(db, engine)
-    experiment, track_id = latest_experiment_run(metrics, experiment)
+    try:
+        experiment, track_id = latest_experiment_run(metrics, experiment)
+    except OperationalError as error:
+        raise OperationalError(f"{db}: {error}") from None
     metrics = best_first(metrics, track_id)
     run = predictions[predictions["track_id"] == track_id]
     folder = Path(out) / experiment

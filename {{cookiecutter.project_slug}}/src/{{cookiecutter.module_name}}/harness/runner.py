@@ -23,6 +23,7 @@ How exactly-once holds:
 import dataclasses
 import importlib
 import importlib.util
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -35,7 +36,8 @@ from tqdm import tqdm
 from xetrack import Tracker
 
 from .cache import ResultCache
-from .errors import ParallelismUnavailable
+from .cache_restore import open_cache, restore_from_db
+from .errors import OperationalError, ParallelismUnavailable, db_error
 from .identity import computation_keys
 from .kind import Item, Params, level_monitor, predict_module, summarize
 from .pools import POOLS, Control, Interrupted, compute_pool, compute_serial
@@ -95,8 +97,10 @@ class RunSummary:
 
 
 def cache_dir_for(db: Path) -> Path:
-    """Each db has its own cache: ``benchmark.db`` -> ``.cache/benchmark``."""
-    return Path(db).parent / ".cache" / Path(db).stem
+    """Each db has its own cache: ``benchmark.db`` -> ``.cache/benchmark``, next to the db's
+    real file (a symlink to the db shares the db's cache and lock)."""
+    db = Path(db).resolve()
+    return db.parent / ".cache" / db.stem
 
 
 def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, tuple[Item, Params]]:
@@ -287,15 +291,20 @@ def run(items: list[Item], configurations: list[Params], options: RunOptions) ->
     require_engine(options.engine)  # a missing DuckDB extension stops the run before it starts
     require_parallelism(options.parallelism, options.scheduler)  # so does a missing dask
     db = Path(options.db)
-    lock = FileLock(f"{db}.lock")
+    lock = FileLock(f"{db.resolve()}.lock")  # the real file's: a symlink cannot bypass it
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise RuntimeError(f"another run is writing {db}: wait for it to finish") from None
+        raise OperationalError(
+            f"results db {db}: another run is writing it (lock {lock.lock_file}): wait for it "
+            "to finish, or use another --db"
+        ) from None
     control = Control(timeout=options.timeout)
     try:
         with control.handling_ctrl_c():  # Ctrl-C stops the run between commits (pools.py)
             return _run_locked(items, configurations, options, db, control)
+    except sqlite3.DatabaseError as error:  # the db's (the cache raises CacheError)
+        raise db_error(db, error) from error
     finally:
         lock.release()
 
@@ -313,10 +322,11 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
     summary = RunSummary(track_id=metrics_tracker.track_id)
     summary.duplicates = len(items) * len(configurations) - len(work)
     writer = RowWriter(db, PREDICTIONS, summary.track_id)
-    cache = ResultCache(cache_dir_for(db))
+    cache = open_cache(cache_dir_for(db))
     killed = cache.interrupted_run()
     if killed:
         summary.healed = heal(writer, cache, killed, options.cache_errors)
+    restore_from_db(db, writer, cache, work, options.cache_errors)  # the db is the truth
     cache.mark_running(summary.track_id)
     recorder = Recorder(writer, cache, options)
     ledger = Ledger(configurations, options, summary, recorder)

@@ -15,7 +15,7 @@ from pathlib import Path
 from xetrack import Reader
 from xetrack.engine import SqliteEngine
 
-from .errors import EngineUnavailable
+from .errors import EngineUnavailable, db_error
 
 PREDICTIONS = "predictions"
 METRICS = "metrics"
@@ -45,10 +45,16 @@ def require_engine(engine: str) -> None:
     ensure_sqlite_extension()
 
 
+# What runs write: results dbs and their SQLite side files (-journal, -wal, -shm) and locks, the
+# cache and reports. They never make the tree dirty (git pathspecs: `*` also matches `/`).
+WRITTEN_BY_RUNS = ("*.db", "*.db-*", "*.db.lock", ".cache", "reports")
+
+
 def git_state(root: Path, ignore: tuple[str, ...] = ()) -> tuple[str, bool]:
     """(commit, dirty) of the git work tree at ``root``; ("", False) outside git.
 
-    Paths in ``ignore`` (the results db, reports) do not make the tree dirty: a run writes them.
+    Files runs write (``WRITTEN_BY_RUNS``) and the paths in ``ignore`` (e.g. a results db not
+    named *.db) do not make the tree dirty; paths outside ``root`` are left out.
     """
 
     def git(*args):
@@ -58,7 +64,13 @@ def git_state(root: Path, ignore: tuple[str, ...] = ()) -> tuple[str, bool]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return "", False
-    excluded = [f":(exclude){path}" for path in ignore]
+    inside = []
+    for path in ignore:
+        try:
+            inside.append(Path(path).absolute().relative_to(Path(root).absolute()).as_posix())
+        except ValueError:  # outside the work tree: git would refuse the pathspec
+            continue
+    excluded = [f":(exclude){path}" for path in (*WRITTEN_BY_RUNS, *inside)]
     return commit, bool(git("status", "--porcelain", "--", ".", *excluded))
 
 
@@ -214,10 +226,13 @@ def table_columns(connection: sqlite3.Connection, table: str) -> set[str]:
 def table_exists(db: Path, table: str) -> bool:
     if not Path(db).exists():
         return False
-    with sqlite3.connect(db) as connection:
-        found = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).fetchone()
+    try:
+        with sqlite3.connect(db) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+    except sqlite3.DatabaseError as error:  # damaged: one line naming the file, not a traceback
+        raise db_error(db, error) from None
     return found is not None
 
 
