@@ -9,9 +9,11 @@ from .data import load_items
 from .harness import cache as result_cache
 from .harness import runner
 from .harness.errors import EngineUnavailable, ParallelismUnavailable
-from .harness.schema import params_drift
+from .harness.fingerprint import predict_fingerprint, recorded_fingerprint
+from .harness.schema import declared, migrate, params_drift
 from .harness.tracking import (
     ENGINE,
+    METRICS,
     PREDICTIONS,
     flatten,
     git_diff_stat,
@@ -72,7 +74,8 @@ def refuse_dirty_experiment(phase: str, git: tuple[str, bool], allow_dirty: bool
 
 def check_schema_drift(db: Path, configurations: list, allow_drift: bool) -> None:
     """Report params fields renamed since the db's rows; stop unless --allow-drift."""
-    drift = params_drift(db, PREDICTIONS, set(flatten("params", configurations[0])))
+    changes = declared(type(configurations[0]))
+    drift = params_drift(db, PREDICTIONS, set(flatten("params", configurations[0])), changes)
     for line in drift.describe(PREDICTIONS):
         typer.echo(f"schema drift: {line}", err=True)
     if drift.blocking and not allow_drift:
@@ -86,6 +89,33 @@ def notice_code_change(db: Path, phase: str, git: tuple[str, bool]) -> None:
     if previous and git[0] and previous != git[0]:
         typer.echo(f"Code changed since the last experiment run ({previous[:8]} -> {git[0][:8]}):")
         typer.echo(git_diff_stat(Path.cwd(), previous))
+
+
+def check_code_change(db: Path, phase: str, code: tuple, neutral_change: bool) -> None:
+    """Stop an experiment run whose predict code changed without a PREDICT_VERSION bump
+    (``code``: predict_fingerprint's digest and modules); a dev run only warns."""
+    fingerprint, modules = code
+    recorded = recorded_fingerprint(db, PREDICT_VERSION)
+    if not recorded or recorded == fingerprint or neutral_change:
+        return
+    files = ", ".join(f"{name}.py" for name in modules)
+    typer.echo(
+        f"predict's code ({files}) changed since {db}'s last run (fingerprint {recorded} -> "
+        f"{fingerprint}) but PREDICT_VERSION is "
+        f"still {PREDICT_VERSION!r}: bump PREDICT_VERSION in predict.py to recompute, or pass "
+        "--code-change-neutral if results cannot change (recorded as neutral_change=1).",
+        err=True,
+    )
+    if phase == "experiment":
+        raise typer.Exit(2)
+
+
+def apply_declared_changes(db: Path, configurations: list) -> None:
+    """Bring earlier rows to the Params schema: declared renames and neutral fields."""
+    changes = declared(type(configurations[0]))
+    for table in (PREDICTIONS, METRICS):
+        for line in migrate(db, table, changes):
+            typer.echo(f"schema: {line}")
 
 
 def check_scheduler(parallelism: str, scheduler: str) -> None:
@@ -136,6 +166,9 @@ def run(
     ),
     allow_dirty: bool = typer.Option(False, help="Run an experiment on uncommitted code."),
     allow_drift: bool = typer.Option(False, help="Run although params fields were renamed."),
+    code_change_neutral: bool = typer.Option(
+        False, help="predict's code changed but not its results: keep PREDICT_VERSION's cache."
+    ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Run every configuration of the grid over the dataset; cached results are reused."""
@@ -150,9 +183,14 @@ def run(
     configurations = grid()
     check_schema_drift(db, configurations, allow_drift)
     notice_code_change(db, phase, git)
+    code = predict_fingerprint(__package__)
+    check_code_change(db, phase, code, code_change_neutral)
+    metadata = run_metadata(
+        experiment, phase, PREDICT_VERSION, git, git[1], code[0], code_change_neutral
+    )
     options = runner.RunOptions(
         db=db,
-        metadata=run_metadata(experiment, phase, PREDICT_VERSION, git, forced=git[1]),
+        metadata=metadata,
         parallelism=parallelism,
         workers=workers,
         scheduler=scheduler,
@@ -162,6 +200,7 @@ def run(
         progress=progress,
     )
     check_scheduler(parallelism, scheduler)
+    apply_declared_changes(db, configurations)
     summary = runner.run(load_items(data, limit=limit), configurations, options)
     print_summary(summary, phase, db)
 
@@ -175,6 +214,7 @@ def validate(
     max_error_rate: float = typer.Option(
         None, help="Failed-datapoint rate above which validation fails [default: 0.2]."
     ),
+    all_runs: bool = typer.Option(False, help="Row checks on every run, not only the latest."),
 ):
     """Check that results can be trusted; exit 1 when a check fails (a CI gate)."""
     check_engine(engine)
@@ -182,7 +222,7 @@ def validate(
 
     if max_error_rate is None:
         max_error_rate = validation.MAX_ERROR_RATE
-    findings = validation.validate(db, table, engine=engine, max_error_rate=max_error_rate)
+    findings = validation.validate(db, table, engine, max_error_rate, all_runs)
     typer.echo(validation.render(findings, as_json=as_json))
     raise typer.Exit(validation.exit_code(findings))
 

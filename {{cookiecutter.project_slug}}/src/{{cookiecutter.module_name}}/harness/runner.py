@@ -37,7 +37,7 @@ from xetrack import Tracker
 from .cache import ResultCache
 from .errors import ParallelismUnavailable
 from .execution import execute
-from .identity import computation_keys
+from .identity import computation_keys, result_digest
 from .kind import Item, Params, level_monitor, predict_module, summarize
 from .tracking import (
     ENGINE,
@@ -284,7 +284,8 @@ class Ledger:
             for params in configurations
         }
         self.results = defaultdict(list)  # configuration -> its results, for summarize
-        self.counts = defaultdict(lambda: {"n_computed": 0, "n_reused": 0})  # per configuration
+        # per configuration; n_planned: its datapoints in the grid (validate's completeness check)
+        self.counts = defaultdict(lambda: {"n_computed": 0, "n_reused": 0, "n_planned": 0})
 
     def context(self, key: str, item: Item, params: Params) -> dict:
         """The columns of a row besides predict's result and its lineage."""
@@ -299,9 +300,8 @@ class Ledger:
         # A cache hit is logged as a complete row: item and params columns, the original
         # result and latency, and the track_id of the run that computed it.
         result = entry["result"]
-        self.recorder.add(
-            {**self.context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
-        )
+        row = {**self.context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
+        self.recorder.add(with_digest(row))
         self.results[params].append(result)
         self.counts[params]["n_reused"] += 1
         self.summary.reused += 1
@@ -313,7 +313,7 @@ class Ledger:
             config_id = self.config_columns[params]["config_id"]
             entry = (key, {"result": result, "cache": self.summary.track_id}, config_id)
         row = {**self.context(key, item, params), **result, "cache": "", "reused": 0}
-        self.recorder.add(row, entry, seconds=seconds)
+        self.recorder.add(with_digest(row), entry, seconds=seconds)
         self.results[params].append(result)
         self.counts[params]["n_computed"] += 1
         self.summary.computed += 1
@@ -325,6 +325,12 @@ class Ledger:
             {**self.config_columns[params], **summarize(results), **self.counts[params]}
             for params, results in self.results.items()
         ]
+
+
+def with_digest(row: dict) -> dict:
+    """The row with ``row_digest`` of its result: validate notices a row edited after insert."""
+    row["row_digest"] = result_digest({k: v for k, v in row.items() if is_result_column(k)})
+    return row
 
 
 def run(items: list[Item], configurations: list[Params], options: RunOptions) -> RunSummary:
@@ -362,6 +368,8 @@ def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSumm
     cache.mark_running(summary.track_id)
     recorder = Recorder(writer, cache, options)
     ledger = Ledger(configurations, options, summary, recorder)
+    for _, params in work.values():
+        ledger.counts[params]["n_planned"] += 1
     bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
     try:
         missing = serve_cache_hits(work, cache, ledger, bar)
