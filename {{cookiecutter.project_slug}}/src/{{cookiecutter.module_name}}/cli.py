@@ -91,23 +91,26 @@ def notice_code_change(db: Path, phase: str, git: tuple[str, bool]) -> None:
         typer.echo(git_diff_stat(Path.cwd(), previous))
 
 
-def check_code_change(db: Path, phase: str, code: tuple, neutral_change: bool) -> None:
+def check_code_change(db: Path, phase: str, code: tuple, neutral_change: bool) -> bool:
     """Stop an experiment run whose predict code changed without a PREDICT_VERSION bump
-    (``code``: predict_fingerprint's digest and modules); a dev run only warns."""
+    (``code``: predict_fingerprint's digest and modules); a dev run only warns. True when the
+    code changed and ``neutral_change`` declares it neutral (recorded on the rows)."""
     fingerprint, modules = code
     recorded = recorded_fingerprint(db, PREDICT_VERSION)
-    if not recorded or recorded == fingerprint or neutral_change:
-        return
+    changed = bool(recorded) and recorded != fingerprint
+    if not changed or neutral_change:
+        return changed
     files = ", ".join(f"{name}.py" for name in modules)
     typer.echo(
         f"predict's code ({files}) changed since {db}'s last run (fingerprint {recorded} -> "
-        f"{fingerprint}) but PREDICT_VERSION is "
-        f"still {PREDICT_VERSION!r}: bump PREDICT_VERSION in predict.py to recompute, or pass "
+        f"{fingerprint}) but PREDICT_VERSION is still {PREDICT_VERSION!r}: bump PREDICT_VERSION "
+        "in predict.py to recompute, or pass "
         "--code-change-neutral if results cannot change (recorded as neutral_change=1).",
         err=True,
     )
     if phase == "experiment":
         raise typer.Exit(2)
+    return False
 
 
 def apply_declared_changes(db: Path, configurations: list) -> None:
@@ -184,9 +187,9 @@ def run(
     check_schema_drift(db, configurations, allow_drift)
     notice_code_change(db, phase, git)
     code = predict_fingerprint(__package__)
-    check_code_change(db, phase, code, code_change_neutral)
+    neutral_change = check_code_change(db, phase, code, code_change_neutral)
     metadata = run_metadata(
-        experiment, phase, PREDICT_VERSION, git, git[1], code[0], code_change_neutral
+        experiment, phase, PREDICT_VERSION, git, git[1], code[0], neutral_change
     )
     options = runner.RunOptions(
         db=db,
