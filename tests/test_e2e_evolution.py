@@ -131,9 +131,10 @@ def test_a_declared_rename_recomputes_nothing(shared_python, project, cli, edit,
         ("base",),
         ("extended",),
     ]
-    assert rows(db, "SELECT DISTINCT neutral_change FROM predictions ORDER BY timestamp") == [
-        (0,),
-        (1,),
+    per_run = int(LIMIT) * CONFIGS
+    assert rows(db, "SELECT neutral_change, COUNT(*) FROM predictions GROUP BY 1 ORDER BY 1") == [
+        (0, per_run),
+        (1, per_run),
     ]
     done = validate(shared_python, project, db)
     assert done.returncode == 0, done.stdout
