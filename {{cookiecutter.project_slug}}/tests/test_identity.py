@@ -1,6 +1,8 @@
 """Identity of a computation: content hashes, stable across processes, never colliding."""
 
 import dataclasses
+import math
+import sqlite3
 import subprocess
 import sys
 
@@ -13,7 +15,9 @@ from {{ cookiecutter.module_name }}.harness.identity import (
     content_hash,
     neutral,
     renamed,
+    result_digest,
 )
+from {{ cookiecutter.module_name }}.harness.tracking import RowWriter
 from {{ cookiecutter.module_name }}.params import Params, grid
 from {{ cookiecutter.module_name }}.predict import PREDICT_VERSION, predict
 
@@ -149,3 +153,20 @@ def test_a_renamed_field_keeps_the_hash_and_a_plain_change_does_not():
     assert content_hash(Renamed()) == content_hash(Before())
     assert content_hash(Renamed("extended")) == content_hash(Before("extended"))
     assert content_hash(Undeclared()) != content_hash(Before())
+
+
+def test_a_result_digest_survives_the_round_trip_through_sqlite(tmp_path):
+    """validate rechecks row_digest on rows read back: SQLite's types must not change it."""
+    rows = [
+        {"a": 1, "b": 0.1 + 0.2, "c": True, "d": "text", "e": None, "f": math.nan, "g": 2.0},
+        {"a": 2.5, "b": "7", "c": False, "d": 3, "e": "x", "f": 1.0, "g": 1e-9},  # mixed types
+    ]
+    writer = RowWriter(tmp_path / "t.db", "results", "run")
+    writer.write(rows)
+    writer.close()
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        cursor = connection.execute("SELECT a, b, c, d, e, f, g FROM results ORDER BY timestamp")
+        names = [column[0] for column in cursor.description]
+        read = [dict(zip(names, values, strict=True)) for values in cursor]
+    assert [result_digest(r) for r in read] == [result_digest(r) for r in rows]
+    assert result_digest({"a": 1}) != result_digest({"a": 2})

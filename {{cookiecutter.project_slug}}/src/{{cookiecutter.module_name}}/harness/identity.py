@@ -207,14 +207,16 @@ def computation_keys(function, version: str, items, params) -> list[str]:
 
 
 def result_digest(result: dict) -> str:
-    """Digest of a row's result as SQLite gives it back (bools as ints, NULLs left out, numbers
-    to 12 significant digits, numeric text as numbers), so an edited row is noticed on reading.
+    """Digest of a row's result as SQLite gives it back (bools as ints, NULLs and NaNs left out:
+    SQLite stores NaN as NULL; numbers to 12 significant digits, numeric text as numbers), so
+    an edited row is noticed on reading.
     """
-    return hashlib.sha256(
-        _dumps(
-            {name: _as_stored(value) for name, value in result.items() if value is not None}
-        ).encode()
-    ).hexdigest()[:16]
+    stored = {name: _as_stored(value) for name, value in result.items() if not _is_null(value)}
+    return hashlib.sha256(_dumps(stored).encode()).hexdigest()[:16]
+
+
+def _is_null(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)  # NaN != NaN
 
 
 def _as_stored(value) -> str:
