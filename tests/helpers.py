@@ -134,7 +134,10 @@ def expected_files(context: dict) -> set[str]:
                 "dbfile",
                 "errors",
                 "execution",
+                "fingerprint",
+                "findings",
                 "identity",
+                "integrity",
                 "jsonl",
                 "kind",
                 "pools",
@@ -205,14 +208,19 @@ def bake(output_dir: Path, **answers) -> Path:
 
 
 def baked_files(project: Path) -> set[str]:
-    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+    """Every file of ``project`` except git's (the post-generation hook makes a repository)."""
+    return {
+        p.relative_to(project).as_posix()
+        for p in project.rglob("*")
+        if p.is_file() and p.relative_to(project).parts[0] != ".git"
+    }
 
 
 def text_files(project: Path) -> dict[Path, str]:
     """Every baked file that is text (UTF-8 without NUL bytes), with its content."""
     found = {}
     for path in sorted(project.rglob("*")):
-        if not path.is_file():
+        if not path.is_file() or path.relative_to(project).parts[0] == ".git":
             continue
         data = path.read_bytes()
         if b"\0" in data:

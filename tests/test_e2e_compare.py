@@ -22,7 +22,7 @@ import sqlite3
 import pytest
 import yaml
 
-from helpers import bake, install_into, make, run
+from helpers import bake, git, install_into, make, run
 
 pytestmark = pytest.mark.e2e
 MODULE = "compare_e2e"
@@ -79,6 +79,9 @@ def project(tmp_path_factory, shared_python):
     project = bake(tmp_path_factory.mktemp("compare"), project_name="Compare E2E")
     install_into(shared_python, project)
     (project / "drive.py").write_text(DRIVER.format(module=MODULE))
+    # the bake is a git repository: experiment runs refuse uncommitted files, as for any user
+    git(project, "add", "drive.py")
+    git(project, "commit", "-qm", "compare driver")
     return project
 
 

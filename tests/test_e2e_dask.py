@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bake, executions, pip_install, query, run
+from helpers import bake, executions, git, pip_install, query, run
 
 pytestmark = pytest.mark.e2e
 MODULE = "dask_e2e"
@@ -59,6 +59,9 @@ def project(tmp_path_factory, shared_python) -> Path:
     project = bake(tmp_path_factory.mktemp("dask"), project_name="Dask E2E", parallelism="dask")
     pip_install(shared_python, "-e", str(project))
     (project / "count_preload.py").write_text(PRELOAD.format(module=MODULE))
+    # the bake is a git repository: experiment runs refuse uncommitted files, as for any user
+    git(project, "add", "count_preload.py")
+    git(project, "commit", "-qm", "preload")
     return project
 
 

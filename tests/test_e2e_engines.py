@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from helpers import bake, executions, install_into, pip_install, query, run
+from helpers import bake, executions, git, install_into, pip_install, query, run
 
 TOTAL_CONFIGS = 8  # the classification grid
 DRIVER = """
@@ -69,6 +69,9 @@ def projects(tmp_path_factory, shared_python) -> dict[str, Path]:
         (project / "driver.py").write_text(DRIVER.format(module=module, patch=""))
         patch = MISSING_EXTENSION.format(module=module)
         (project / "driver_missing.py").write_text(DRIVER.format(module=module, patch=patch))
+        # the bake is a git repository: experiment runs refuse uncommitted files, as for any user
+        git(project, "add", "driver.py", "driver_missing.py")
+        git(project, "commit", "-qm", "drivers")
         found[engine] = project
     return found
 

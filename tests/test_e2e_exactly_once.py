@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bake, executions, install_into, query, run
+from helpers import bake, executions, git, install_into, query, run
 
 pytestmark = pytest.mark.e2e
 MODULE = "exactly_once"
@@ -47,6 +47,9 @@ def project(tmp_path_factory, shared_python):
     project = bake(tmp_path_factory.mktemp("exactly-once"), project_name="Exactly Once")
     install_into(shared_python, project)
     (project / "driver.py").write_text(DRIVER.format(module=MODULE))
+    # the bake is a git repository: experiment runs refuse uncommitted files, as for any user
+    git(project, "add", "driver.py")
+    git(project, "commit", "-qm", "driver")
     return project
 
 
@@ -178,10 +181,12 @@ def test_version_bump_recomputes_and_nothing_else_does(shared_python, project, w
     predict_file = project / "src" / MODULE / "predict.py"
     source = predict_file.read_text()
     predict_file.write_text(source.replace('PREDICT_VERSION = "1"', 'PREDICT_VERSION = "2"'))
+    git(project, "commit", "-qam", "predict 2")
     try:
         driver(shared_python, project, workdir, "--limit", "3")
     finally:
         predict_file.write_text(source)
+        git(project, "commit", "-qam", "predict 1 again")
     assert sum(executions(workdir).values()) == 48
     versions = query(
         workdir,

@@ -8,6 +8,7 @@ The hook's message is read from stderr (cookiecutter runs the hook as a subproce
 import ast
 import json
 import re
+import subprocess
 import sys
 import tomllib
 
@@ -19,6 +20,7 @@ from helpers import (
     TEMPLATE_DIR,
     assert_file_set,
     bake,
+    baked_files,
     choices,
     full_context,
     jinja_leftovers,
@@ -252,3 +254,40 @@ def test_hostile_free_text_bakes(tmp_path, answers):
     for args in (("check",), ("format", "--check")):
         done = ruff(project, *args)
         assert done.returncode == 0, f"ruff {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+
+
+# --- the post-generation hook makes a git repository -----------------------------------------
+
+
+def git_out(project, *args) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_a_bake_is_a_git_repository_with_one_clean_commit(tmp_path, capfd):
+    project = bake(tmp_path, project_name="Git Bake", author_name="Ada Example")
+    assert "Made a git repository with a first commit" in capfd.readouterr().out
+    assert (project / ".git").is_dir()
+    assert git_out(project, "log", "--format=%s").splitlines() == ["Baked from bench-template"]
+    assert git_out(project, "status", "--porcelain") == "", "the bake left files uncommitted"
+    tracked = set(git_out(project, "ls-files").splitlines())
+    assert tracked == baked_files(project), "the first commit holds every baked file"
+
+
+def test_a_bake_inside_a_git_work_tree_makes_no_repository(tmp_path, capfd):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    project = bake(tmp_path, project_name="Nested Bake")
+    assert "Already inside a git work tree: no git init." in capfd.readouterr().out
+    assert not (project / ".git").exists()
+
+
+def test_without_git_the_bake_says_so_in_one_line(tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # the hook finds no git
+    project = bake(tmp_path, project_name="Offline Bake")
+    lines = [line for line in capfd.readouterr().out.splitlines() if "git" in line.lower()]
+    assert lines == [
+        "git not found: experiment runs will record no commit. Install git, then: "
+        "git init && git add -A && git commit -m 'Baked from bench-template'"
+    ]
+    assert not (project / ".git").exists()

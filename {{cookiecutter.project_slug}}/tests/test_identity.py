@@ -1,13 +1,23 @@
 """Identity of a computation: content hashes, stable across processes, never colliding."""
 
 import dataclasses
+import math
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from {{ cookiecutter.module_name }}.data import load_items
-from {{ cookiecutter.module_name }}.harness.identity import check_fields, computation_key, content_hash
+from {{ cookiecutter.module_name }}.harness.identity import (
+    check_fields,
+    computation_key,
+    content_hash,
+    neutral,
+    renamed,
+    result_digest,
+)
+from {{ cookiecutter.module_name }}.harness.tracking import RowWriter
 from {{ cookiecutter.module_name }}.params import Params, grid
 from {{ cookiecutter.module_name }}.predict import PREDICT_VERSION, predict
 
@@ -96,3 +106,67 @@ def test_grid_has_unique_configurations():
     configurations = grid()
     assert len(configurations) == len(set(configurations)) > 1
     assert len({p.config_id for p in configurations}) == len(configurations)
+
+
+def same_name(new: type, old: type) -> type:
+    """``new`` under ``old``'s name: the same class after an edit of its fields."""
+    new.__qualname__ = old.__qualname__
+    return new
+
+
+def test_a_neutral_field_at_its_neutral_value_keeps_the_hash():
+    @dataclasses.dataclass(frozen=True)
+    class Before:
+        number: int
+
+    @dataclasses.dataclass(frozen=True)
+    class After:
+        number: int
+        window: int | None = neutral(None)
+        scale: float = neutral(1.0)
+
+        def __post_init__(self):
+            check_fields(self)  # as Params does: 1 becomes 1.0
+
+    same_name(After, Before)
+    assert content_hash(After(3)) == content_hash(Before(3))
+    assert content_hash(After(3, scale=1)) == content_hash(Before(3))  # equal content: 1 == 1.0
+    assert content_hash(After(3, window=5)) != content_hash(Before(3))
+    assert content_hash(After(3, scale=2.0)) != content_hash(Before(3))
+
+
+def test_a_renamed_field_keeps_the_hash_and_a_plain_change_does_not():
+    @dataclasses.dataclass(frozen=True)
+    class Before:
+        lexicon: str = "base"
+
+    @dataclasses.dataclass(frozen=True)
+    class Renamed:
+        word_list: str = renamed("lexicon", default="base")
+
+    @dataclasses.dataclass(frozen=True)
+    class Undeclared:
+        word_list: str = "base"
+
+    same_name(Renamed, Before)
+    same_name(Undeclared, Before)
+    assert content_hash(Renamed()) == content_hash(Before())
+    assert content_hash(Renamed("extended")) == content_hash(Before("extended"))
+    assert content_hash(Undeclared()) != content_hash(Before())
+
+
+def test_a_result_digest_survives_the_round_trip_through_sqlite(tmp_path):
+    """validate rechecks row_digest on rows read back: SQLite's types must not change it."""
+    rows = [
+        {"a": 1, "b": 0.1 + 0.2, "c": True, "d": "text", "e": None, "f": math.nan, "g": 2.0},
+        {"a": 2.5, "b": "7", "c": False, "d": 3, "e": "x", "f": 1.0, "g": 1e-9},  # mixed types
+    ]
+    writer = RowWriter(tmp_path / "t.db", "results", "run")
+    writer.write(rows)
+    writer.close()
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        cursor = connection.execute("SELECT a, b, c, d, e, f, g FROM results ORDER BY timestamp")
+        names = [column[0] for column in cursor.description]
+        read = [dict(zip(names, values, strict=True)) for values in cursor]
+    assert [result_digest(r) for r in read] == [result_digest(r) for r in rows]
+    assert result_digest({"a": 1}) != result_digest({"a": 2})

@@ -11,11 +11,13 @@ from .harness import cache as result_cache
 from .harness import runner
 from .harness.dbfile import require_writable
 from .harness.errors import DataError, OperationalError, ParallelismUnavailable
+from .harness.fingerprint import predict_fingerprint, recorded_fingerprint
 from .harness.kind import TIMEOUT_SECONDS
 from .harness.pools import Interrupted, leave
-from .harness.schema import params_drift
+from .harness.schema import declared, migrate, params_drift
 from .harness.tracking import (
     ENGINE,
+    METRICS,
     PREDICTIONS,
     flatten,
     git_diff_stat,
@@ -99,7 +101,8 @@ def refuse_dirty_experiment(phase: str, git: tuple[str, bool], allow_dirty: bool
 
 def check_schema_drift(db: Path, configurations: list, allow_drift: bool) -> None:
     """Report params fields renamed since the db's rows; stop unless --allow-drift."""
-    drift = params_drift(db, PREDICTIONS, set(flatten("params", configurations[0])))
+    changes = declared(type(configurations[0]))
+    drift = params_drift(db, PREDICTIONS, set(flatten("params", configurations[0])), changes)
     for line in drift.describe(PREDICTIONS):
         typer.echo(f"schema drift: {line}", err=True)
     if drift.blocking and not allow_drift:
@@ -113,6 +116,36 @@ def notice_code_change(db: Path, phase: str, git: tuple[str, bool]) -> None:
     if previous and git[0] and previous != git[0]:
         typer.echo(f"Code changed since the last experiment run ({previous[:8]} -> {git[0][:8]}):")
         typer.echo(git_diff_stat(Path.cwd(), previous))
+
+
+def check_code_change(db: Path, phase: str, code: tuple, neutral_change: bool) -> bool:
+    """Stop an experiment run whose predict code changed without a PREDICT_VERSION bump
+    (``code``: predict_fingerprint's digest and modules); a dev run only warns. True when the
+    code changed and ``neutral_change`` declares it neutral (recorded on the rows)."""
+    fingerprint, modules = code
+    recorded = recorded_fingerprint(db, PREDICT_VERSION)
+    changed = bool(recorded) and recorded != fingerprint
+    if not changed or neutral_change:
+        return changed
+    files = ", ".join(f"{name}.py" for name in modules)
+    typer.echo(
+        f"predict's code ({files}) changed since {db}'s last run (fingerprint {recorded} -> "
+        f"{fingerprint}) but PREDICT_VERSION is still {PREDICT_VERSION!r}: bump PREDICT_VERSION "
+        "in predict.py to recompute, or pass "
+        "--code-change-neutral if results cannot change (recorded as neutral_change=1).",
+        err=True,
+    )
+    if phase == "experiment":
+        raise typer.Exit(2)
+    return False
+
+
+def apply_declared_changes(db: Path, configurations: list) -> None:
+    """Bring earlier rows to the Params schema: declared renames and neutral fields."""
+    changes = declared(type(configurations[0]))
+    for table in (PREDICTIONS, METRICS):
+        for line in migrate(db, table, changes):
+            typer.echo(f"schema: {line}")
 
 
 def check_scheduler(parallelism: str, scheduler: str) -> None:
@@ -165,6 +198,9 @@ def run(
     ),
     allow_dirty: bool = typer.Option(False, help="Run an experiment on uncommitted code."),
     allow_drift: bool = typer.Option(False, help="Run although params fields were renamed."),
+    code_change_neutral: bool = typer.Option(
+        False, help="predict's code changed but not its results: keep PREDICT_VERSION's cache."
+    ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     timeout: float = typer.Option(
         TIMEOUT_SECONDS, help="Seconds per datapoint, then a Timeout error row (0: none)."
@@ -183,9 +219,14 @@ def run(
     configurations = grid()
     check_schema_drift(db, configurations, allow_drift)
     notice_code_change(db, phase, git)
+    code = predict_fingerprint(__package__)
+    neutral_change = check_code_change(db, phase, code, code_change_neutral)
+    metadata = run_metadata(
+        experiment, phase, PREDICT_VERSION, git, git[1], code[0], neutral_change
+    )
     options = runner.RunOptions(
         db=db,
-        metadata=run_metadata(experiment, phase, PREDICT_VERSION, git, forced=git[1]),
+        metadata=metadata,
         parallelism=parallelism,
         workers=workers,
         scheduler=scheduler,
@@ -199,6 +240,7 @@ def run(
     items = load_items(data, limit=limit)
     if not items:
         raise DataError(f"{data or 'the bundled dataset'}: no items to run: check it (and --limit)")
+    apply_declared_changes(db, configurations)
     try:
         summary = runner.run(items, configurations, options)
     except Interrupted as stop:
@@ -223,6 +265,7 @@ def validate(
     max_error_rate: float = typer.Option(
         None, help="Failed-datapoint rate above which validation fails [default: 0.2]."
     ),
+    all_runs: bool = typer.Option(False, help="Row checks on every run, not only the latest."),
 ):
     """Check that results can be trusted; exit 1 when a check fails (a CI gate)."""
     check_engine(engine)
@@ -230,7 +273,7 @@ def validate(
 
     if max_error_rate is None:
         max_error_rate = validation.MAX_ERROR_RATE
-    findings = validation.validate(db, table, engine=engine, max_error_rate=max_error_rate)
+    findings = validation.validate(db, table, engine, max_error_rate, all_runs)
     typer.echo(validation.render(findings, as_json=as_json))
     raise typer.Exit(validation.exit_code(findings))
 

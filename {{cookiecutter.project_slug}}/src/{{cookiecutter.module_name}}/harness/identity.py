@@ -86,9 +86,41 @@ def type_hints(kind: type) -> dict:
     return typing.get_type_hints(kind)
 
 
+# Field metadata of a field added or renamed later (see ``neutral`` and ``renamed``).
+NEUTRAL, RENAMED_FROM = "neutral", "renamed_from"
+_ABSENT = object()
+
+
+def neutral(default):
+    """A field added later whose ``default`` means "as before": ``new: int | None = neutral(None)``.
+
+    At that value the field is left out of the canonical encoding, so configurations at it keep
+    their config_id, computation keys and cached results; other values are new computations.
+    The first run after adding it fills the new column of earlier rows with ``default``.
+    """
+    return dataclasses.field(default=default, metadata={NEUTRAL: default})
+
+
+def renamed(old_name: str, default=dataclasses.MISSING):
+    """A field renamed from ``old_name``: ``new_name: str = renamed("old_name", default="x")``.
+
+    Encoded under its old name, so keys and cached results stay; the first run after the rename
+    renames the column of earlier rows (params_old_name -> params_new_name).
+    """
+    return dataclasses.field(default=default, metadata={RENAMED_FROM: old_name})
+
+
 @functools.cache
-def field_names(kind: type) -> tuple[str, ...]:
-    return tuple(field.name for field in dataclasses.fields(kind))
+def encoded_fields(kind: type) -> tuple[tuple[str, str, object], ...]:
+    """(attribute, name in the encoding, canonical neutral value or _ABSENT) of each field."""
+    return tuple(
+        (
+            field.name,
+            field.metadata.get(RENAMED_FROM, field.name),
+            canonical(field.metadata[NEUTRAL]) if NEUTRAL in field.metadata else _ABSENT,
+        )
+        for field in dataclasses.fields(kind)
+    )
 
 
 def _check(value, annotation, where):
@@ -151,7 +183,11 @@ def canonical(value):
         return {"frozenset": sorted(_dumps(canonical(v)) for v in value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         kind = type(value)
-        fields = {name: canonical(getattr(value, name)) for name in field_names(kind)}
+        fields = {}
+        for name, encoded_name, neutral_value in encoded_fields(kind):
+            encoded = canonical(getattr(value, name))
+            if encoded != neutral_value:  # a neutral field at its neutral value: as before
+                fields[encoded_name] = encoded
         return {"type": f"{kind.__module__}.{kind.__qualname__}", "fields": fields}
     raise TypeError(f"cannot hash {type(value).__name__}: use an immutable type")
 
@@ -185,3 +221,33 @@ def computation_keys(function, version: str, items, params) -> list[str]:
         ).hexdigest()
         for item in items
     ]
+
+
+def result_digest(result: dict) -> str:
+    """Digest of a row's result as SQLite gives it back (bools as ints, NULLs and NaNs left out:
+    SQLite stores NaN as NULL; numbers to 12 significant digits, numeric text as numbers), so
+    an edited row is noticed on reading.
+    """
+    stored = {name: _as_stored(value) for name, value in result.items() if not _is_null(value)}
+    return hashlib.sha256(_dumps(stored).encode()).hexdigest()[:16]
+
+
+def _is_null(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)  # NaN != NaN
+
+
+def _as_stored(value) -> str:
+    if isinstance(value, str):  # a number in a TEXT column and text in a numeric one alike
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (bool, int)):
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)

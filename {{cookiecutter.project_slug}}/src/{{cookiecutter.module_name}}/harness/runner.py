@@ -38,7 +38,7 @@ from xetrack import Tracker
 from .cache import ResultCache
 from .cache_restore import open_cache, restore_from_db
 from .errors import OperationalError, ParallelismUnavailable, db_error
-from .identity import computation_keys
+from .identity import computation_keys, result_digest
 from .kind import Item, Params, level_monitor, predict_module, summarize
 from .pools import POOLS, Control, Interrupted, compute_pool, compute_serial
 from .recorder import Recorder
@@ -235,7 +235,8 @@ class Ledger:
             for params in configurations
         }
         self.results = defaultdict(list)  # configuration -> its results, for summarize
-        self.counts = defaultdict(lambda: {"n_computed": 0, "n_reused": 0})  # per configuration
+        # per configuration; n_planned: its datapoints in the grid (validate's completeness check)
+        self.counts = defaultdict(lambda: {"n_computed": 0, "n_reused": 0, "n_planned": 0})
         # Result keys must keep one spelling: SQLite column names ignore case (values.py).
         self.columns = Columns([*recorder.writer.columns, "input_id", "error", "error_type"])
 
@@ -253,9 +254,8 @@ class Ledger:
         # result and latency, and the track_id of the run that computed it.
         result = entry["result"]
         self.columns.add(result)
-        self.recorder.add(
-            {**self.context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
-        )
+        row = {**self.context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
+        self.recorder.add(with_digest(row))
         self.results[params].append(result)
         self.counts[params]["n_reused"] += 1
         self.summary.reused += 1
@@ -273,7 +273,7 @@ class Ledger:
             config_id = self.config_columns[params]["config_id"]
             entry = (key, {"result": result, "cache": self.summary.track_id}, config_id)
         row = {**self.context(key, item, params), **result, "cache": "", "reused": 0}
-        self.recorder.add(row, entry, seconds=seconds)
+        self.recorder.add(with_digest(row), entry, seconds=seconds)
         self.results[params].append(result)
         self.counts[params]["n_computed"] += 1
         self.summary.computed += 1
@@ -285,6 +285,12 @@ class Ledger:
             {**self.config_columns[params], **summarize(results), **self.counts[params]}
             for params, results in self.results.items()
         ]
+
+
+def with_digest(row: dict) -> dict:
+    """The row with ``row_digest`` of its result: validate notices a row edited after insert."""
+    row["row_digest"] = result_digest({k: v for k, v in row.items() if is_result_column(k)})
+    return row
 
 
 def run(items: list[Item], configurations: list[Params], options: RunOptions) -> RunSummary:
@@ -330,6 +336,8 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
     cache.mark_running(summary.track_id)
     recorder = Recorder(writer, cache, options)
     ledger = Ledger(configurations, options, summary, recorder)
+    for _, params in work.values():
+        ledger.counts[params]["n_planned"] += 1
     bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
     try:
         missing = serve_cache_hits(work, cache, ledger, bar)

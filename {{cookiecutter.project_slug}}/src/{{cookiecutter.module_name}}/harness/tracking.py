@@ -97,9 +97,15 @@ def last_commit(db: Path) -> str:
 
 
 def run_metadata(
-    experiment: str, phase: str, predict_version: str, git: tuple[str, bool], forced: bool = False
+    experiment: str,
+    phase: str,
+    predict_version: str,
+    git: tuple[str, bool],
+    forced: bool = False,
+    fingerprint: str = "",
+    neutral_change: bool = False,
 ) -> dict:
-    """Columns recorded on every row of a run."""
+    """Columns recorded on every row of a run (fingerprint: harness/fingerprint.py)."""
     commit, dirty = git
     return {
         "experiment": experiment,
@@ -108,6 +114,9 @@ def run_metadata(
         "git_dirty": int(dirty),
         "forced": int(forced),  # an experiment run on a dirty tree, on purpose
         "predict_version": predict_version,
+        "predict_fingerprint": fingerprint,
+        # predict's code changed without a PREDICT_VERSION bump, declared neutral on purpose
+        "neutral_change": int(neutral_change),
         "python_version": platform.python_version(),
         "xetrack_version": version("xetrack"),
     }
@@ -115,7 +124,7 @@ def run_metadata(
 
 RUN_METADATA_COLUMNS = tuple(run_metadata("", "", "", ("", False)))
 # Columns the runner puts around predict's result (besides run metadata).
-LINEAGE_COLUMNS = ("config_id", "cache", "cache_key", "reused")
+LINEAGE_COLUMNS = ("config_id", "cache", "cache_key", "reused", "row_digest")
 
 
 def is_result_column(name: str) -> bool:

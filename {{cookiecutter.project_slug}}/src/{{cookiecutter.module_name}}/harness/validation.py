@@ -4,26 +4,21 @@ Works on any xetrack db: a check that needs a column the table lacks is skipped,
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+import types
+import typing
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from .kind import grid
-from .schema import params_drift
+from .findings import FAIL, OK, SKIP, WARN, Finding
+from .identity import type_hints
+from .integrity import check_rows
+from .kind import Params, grid
+from .schema import declared, params_drift
 from .tracking import METRICS, PREDICTIONS, flatten, read_table
 
 MAX_ERROR_RATE = 0.2  # failed-datapoint rate of the latest run above which validation fails
-OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skipped"
-
-
-@dataclass
-class Finding:
-    check: str
-    status: str
-    message: str
-    advice: str = ""
-    details: dict = field(default_factory=dict)
 
 
 def params_columns(frame: pd.DataFrame) -> list[str]:
@@ -97,13 +92,25 @@ def check_duplicates(frame: pd.DataFrame) -> Finding:
     )
 
 
+def optional_columns() -> set[str]:
+    """params columns of Params fields declared ``X | None``: NULL there is a value."""
+    return {
+        f"params_{name}"
+        for name, hint in type_hints(Params).items()
+        if typing.get_origin(hint) in (typing.Union, types.UnionType)
+        and type(None) in typing.get_args(hint)
+    }
+
+
 def check_null_params(frame: pd.DataFrame) -> Finding:
     columns = params_columns(frame)
     if not columns:
         return Finding("null_params", SKIP, "no params_* columns")
-    nulls = {c: int(n) for c, n in frame[columns].isna().sum().items() if n}
+    optional = optional_columns()
+    nulls = {c: int(n) for c, n in frame[columns].isna().sum().items() if n and c not in optional}
     if not nulls:
-        return Finding("null_params", OK, f"{len(columns)} params columns, no NULLs")
+        allowed = f" (NULL allowed in optional {sorted(optional)})" if optional else ""
+        return Finding("null_params", OK, f"{len(columns)} params columns, no NULLs{allowed}")
     return Finding(
         "null_params",
         FAIL,
@@ -192,7 +199,7 @@ def check_drift(db: Path, table: str, frame: pd.DataFrame) -> Finding:
         return Finding(
             "schema_drift", SKIP, "table not written by this project: no Params to compare"
         )
-    drift = params_drift(db, table, set(flatten("params", grid()[0])))
+    drift = params_drift(db, table, set(flatten("params", grid()[0])), declared(Params))
     lines = drift.describe(table)
     if drift.blocking:
         return Finding("schema_drift", FAIL, "params fields renamed or removed", " | ".join(lines))
@@ -206,7 +213,9 @@ def validate(
     table: str = PREDICTIONS,
     engine: str = "sqlite",
     max_error_rate: float = MAX_ERROR_RATE,
+    all_runs: bool = False,
 ) -> list[Finding]:
+    """Every check; the row-level ones (integrity.py) on the latest run, or all with all_runs."""
     if not Path(db).exists():
         return [
             Finding("database", FAIL, f"{db} does not exist", "Run the benchmark first (make run).")
@@ -236,6 +245,7 @@ def validate(
         check_cache(frame),
         check_metrics(frame, metrics),
         check_drift(db, table, frame),
+        *check_rows(db, table, all_runs, max_error_rate),
     ]
 
 
