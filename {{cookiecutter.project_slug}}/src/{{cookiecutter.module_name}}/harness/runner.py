@@ -34,6 +34,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 from xetrack import Tracker
 
+from .breaker import BREAKER_WINDOW, Failures
 from .cache import ResultCache
 from .errors import ParallelismUnavailable
 from .execution import execute
@@ -77,6 +78,7 @@ class RunOptions:
     max_batch_rows: int = 1000
     progress: bool = True
     engine: str = ENGINE  # xetrack engine of the metrics table; rows always go in via sqlite3
+    breaker: int = BREAKER_WINDOW  # stop after this many consecutive same-type failures (0: never)
 
 
 @dataclass
@@ -89,6 +91,7 @@ class RunSummary:
     healed: int = 0
     seconds: float = 0.0
     metrics: list[dict] = field(default_factory=list)
+    errors: dict = field(default_factory=dict)  # config_id -> Counter of error types (breaker.py)
 
 
 def cache_dir_for(db: Path) -> Path:
@@ -363,12 +366,15 @@ def _run_locked(items, configurations, options: RunOptions, db: Path) -> RunSumm
     recorder = Recorder(writer, cache, options)
     ledger = Ledger(configurations, options, summary, recorder)
     bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
+    failures = Failures(options.breaker, bar)  # failed counts, bar postfix, circuit breaker
+    summary.errors = failures.per_config
     try:
         missing = serve_cache_hits(work, cache, ledger, bar)
         for key, (result, seconds) in schedule(missing, options):
             item, params = work[key]
             ledger.computed(key, item, params, result, seconds)
             bar.update()
+            failures.observe(ledger.config_columns[params]["config_id"], result)
     finally:
         # Also on an exception (Ctrl-C included): finished computations are kept.
         bar.close()
