@@ -261,5 +261,6 @@ def test_hooks_run_from_a_bare_shell_after_pre_commit_install(tmp_path, shared_p
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"^ruff check \(lint, with fixes\)\.+Passed$", done.stdout, re.M), done.stdout
-    assert "Executable" not in done.stdout + done.stderr
+    output = done.stdout + done.stderr  # git shows the hooks' report on stderr
+    assert re.search(r"^ruff check \(lint, with fixes\)\.+Passed$", output, re.M), output
+    assert re.search(r"^ruff format\.+Passed$", output, re.M) and "Executable" not in output
