@@ -122,6 +122,7 @@ BAD_CHOICES = [
     ("benchmark_kind", "regression"),
     ("engine", "postgres"),
     ("parallelism", "gpu"),
+    ("license", "GPL-3.0"),
 ]
 
 
