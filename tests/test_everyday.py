@@ -26,6 +26,7 @@ from helpers import (
     install_into,
     make,
     option_matrix,
+    pip_install,
     run,
     tools_env,
 )
@@ -264,3 +265,28 @@ def test_hooks_run_from_a_bare_shell_after_pre_commit_install(tmp_path, shared_p
     output = done.stdout + done.stderr  # git shows the hooks' report on stderr
     assert re.search(r"^ruff check \(lint, with fixes\)\.+Passed$", output, re.M), output
     assert re.search(r"^ruff format\.+Passed$", output, re.M) and "Executable" not in output
+
+
+DASHBOARD = """
+import urllib.request
+from contextlib import ExitStack
+
+from dash_board.harness.cluster import connect
+
+if __name__ == "__main__":  # dask's worker processes import this file again
+    with ExitStack() as stack:
+        client = connect(1, "", stack)  # the LocalCluster a run starts
+        with urllib.request.urlopen(client.dashboard_link, timeout=30) as page:
+            print(page.status, b"Bokeh" in page.read())
+"""
+
+
+@pytest.mark.e2e
+def test_a_dask_bake_installs_bokeh_and_the_dashboard_serves_its_pages(tmp_path, shared_python):
+    project = bake(tmp_path, project_name="Dash Board", parallelism="dask")
+    pip_install(shared_python, "-e", str(project))  # with its dependencies: dask, bokeh
+    env = {"NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    script = tmp_path / "dashboard.py"
+    script.write_text(DASHBOARD)
+    done = run([str(shared_python), str(script)], cwd=project, env=env, timeout=120)
+    assert done.stdout.split() == ["200", "True"], done.stdout + done.stderr
