@@ -98,3 +98,12 @@ def test_max_error_rate_fails_a_run_above_it(tmp_path, monkeypatch):
     assert done.exit_code == 1, done.output
     assert "is above --max-error-rate 0.3" in done.output
     assert "APIError x" in done.output  # the summary's top errors per configuration
+
+
+def test_the_progress_bar_is_off_without_a_terminal_unless_asked_for(tmp_path):
+    command = ["run", "--dev", "--limit", "3", "--parallelism", "none"]  # no --progress option
+    quiet = CliRunner().invoke(app, [*command, "--db", str(tmp_path / "a.db")])
+    assert quiet.exit_code == 0, quiet.output
+    assert "datapoint/s" not in quiet.output  # output to a pipe or a file: no bar
+    shown = invoke("--limit", "3", "--db", str(tmp_path / "b.db"), "--progress")
+    assert shown.exit_code == 0 and "datapoint/s" in shown.output, shown.output
