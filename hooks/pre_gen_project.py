@@ -17,6 +17,7 @@ ANSWERS = {
     "benchmark_kind": {{ cookiecutter.benchmark_kind | tojson }},
     "engine": {{ cookiecutter.engine | tojson }},
     "parallelism": {{ cookiecutter.parallelism | tojson }},
+    "license": {{ cookiecutter.license | tojson }},
 }
 
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")  # xetrack 0.7.0 needs >= 3.10
@@ -24,6 +25,7 @@ CHOICES = {
     "benchmark_kind": ("classification", "sklearn", "llm", "throughput"),
     "engine": ("sqlite", "duckdb"),
     "parallelism": ("none", "threads", "processes", "dask"),
+    "license": ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"),
 }
 # Names a baked package must not take: importing the project would shadow them.
 TAKEN_NAMES = {

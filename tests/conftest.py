@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bake, create_venv, install_into, pip_install
+from helpers import bake, create_venv, dev_group, install_into, pip_install
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,7 +40,7 @@ def shared_python(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("shared-env")
     project = bake(root / "seed")
     python = create_venv(root / "venv")
-    pip_install(python, "-e", f"{project}[dev]")
+    pip_install(python, "-e", str(project), *dev_group(project))
     return python
 
 

@@ -51,6 +51,11 @@ ANSWER_VARIANTS = [
 ]
 
 
+# Options that change a text only (LICENSE and one pyproject.toml line): out of the full matrix,
+# tested on their own (test_bake.py, test_every_license_bakes).
+TEXT_ONLY_OPTIONS = {"license"}
+
+
 def choices() -> dict[str, list[str]]:
     """The choice variables of cookiecutter.json and all their values (default first)."""
     return {
@@ -68,7 +73,7 @@ def option_matrix(*vary: str):
     varies only the named options and keeps the others at their default.
     """
     options = choices()
-    names = list(vary or options)
+    names = list(vary or (name for name in options if name not in TEXT_ONLY_OPTIONS))
     for values in itertools.product(*(options[n] for n in names)):
         answers = dict(zip(names, values, strict=True))
         yield pytest.param(answers, id="-".join(f"{k}={v}" for k, v in answers.items()))
@@ -108,10 +113,12 @@ def expected_files(context: dict) -> set[str]:
     module = context["module_name"]
     files = {
         ".cookiecutter.json",
+        ".github/dependabot.yml",
         ".github/workflows/benchmark-ci.yml",
         ".gitignore",
         ".pre-commit-config.yaml",
         "EXPERIMENT.md",
+        "LICENSE",
         "Makefile",
         "README.md",
         "pyproject.toml",
@@ -122,6 +129,7 @@ def expected_files(context: dict) -> set[str]:
             f"src/{module}/harness/{name}.py"
             for name in (
                 "__init__",
+                "breaker",
                 "cache",
                 "cache_report",
                 "cache_restore",
@@ -139,10 +147,12 @@ def expected_files(context: dict) -> set[str]:
                 "identity",
                 "integrity",
                 "jsonl",
+                "keepalive",
                 "kind",
                 "pools",
                 "recorder",
                 "report",
+                "run_view",
                 "runner",
                 "schema",
                 "shared_metrics",
@@ -155,6 +165,7 @@ def expected_files(context: dict) -> set[str]:
             f"tests/{name}.py"
             for name in (
                 "conftest",
+                "test_breaker",
                 "test_compare",
                 "test_faults",
                 "test_failures",
@@ -310,6 +321,12 @@ def pip_install(python: Path, *args: str) -> None:
         run(["uv", "pip", "install", "--quiet", "--python", str(python), *args], cwd=python.parent)
     else:
         run([str(python), "-m", "pip", "install", "--quiet", *args], cwd=python.parent)
+
+
+def dev_group(project: Path) -> list[str]:
+    """Arguments of ``pip_install`` adding the baked project's ``dev`` dependency group (PEP 735:
+    uv pip, or pip >= 25.1)."""
+    return ["--group", f"{project / 'pyproject.toml'}:dev"]
 
 
 def install_into(python: Path, project: Path) -> None:

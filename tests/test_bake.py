@@ -104,7 +104,7 @@ def test_pyproject_reflects_answers(baked, answers):
     assert pyproject["tool"]["ruff"]["target-version"] == f"py{version.replace('.', '')}"
     deps = " ".join(pyproject["project"]["dependencies"])
     assert "xetrack" in deps
-    dev = " ".join(pyproject["project"]["optional-dependencies"]["dev"])
+    dev = " ".join(pyproject["dependency-groups"]["dev"])
     assert "pytest" in dev and "ruff" in dev, "runtime and dev dependencies are separate"
 
 

@@ -222,18 +222,19 @@ def test_the_ci_baseline_step_gates_a_dev_run(project, shared_python):
     command = [str(shared_python), *command.split()[1:]]
     python = [str(shared_python)]
 
-    def fresh_dev_run(*driver):  # CI: a new checkout, no dev.db and no cache
+    def fresh_dev_run(*driver, options=()):  # CI: a new checkout, no dev.db and no cache
         (project / "dev.db").unlink(missing_ok=True)
         shutil.rmtree(project / ".cache" / "dev", ignore_errors=True)
         start = [*driver] if driver else ["-m", MODULE]
-        run([*python, *start, "run", "--dev", "--no-progress"], cwd=project)
+        run([*python, *start, "run", "--dev", "--no-progress", *options], cwd=project)
 
     fresh_dev_run()
     (project / "dev.db").rename(project / "baseline.db")
     fresh_dev_run()  # the same code: computed again, equal predictions, other latencies
     same = run(command, cwd=project, check=False)
     assert same.returncode == 0, same.stdout + same.stderr
-    fresh_dev_run("drive.py", "broken", "9", "0", "1.0", "all")  # every datapoint fails
+    # every datapoint fails, to the end (the circuit breaker would stop it after 20)
+    fresh_dev_run("drive.py", "broken", "9", "0", "1.0", "all", options=["--no-breaker"])
     broken = run(command, cwd=project, check=False)
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert re.search(r"Regressions: .*\baccuracy\b", broken.stdout)

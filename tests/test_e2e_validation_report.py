@@ -243,8 +243,9 @@ def test_experiments_refuse_a_dirty_tree_and_report_code_changes(project, cli, t
     )
     git(work, "commit", "-qam", "new plan")
     changed = cli("run", "--limit", "2", "--no-progress", cwd=work)
-    assert "Code changed since the last experiment run" in changed.stdout
-    assert "EXPERIMENT.md" in changed.stdout
+    # a notice, on stderr: stdout stays the summary (pure JSON with --json)
+    assert "Code changed since the last experiment run" in changed.stderr
+    assert "EXPERIMENT.md" in changed.stderr
 
 
 def test_every_results_command_in_the_readme_works(shared_python, project, cli, tmp_path):

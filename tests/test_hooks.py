@@ -124,6 +124,7 @@ BAD_CHOICES = [
     ("benchmark_kind", "regression"),
     ("engine", "postgres"),
     ("parallelism", "gpu"),
+    ("license", "GPL-3.0"),
 ]
 
 

@@ -65,10 +65,10 @@ def run_lines(job: dict) -> list[str]:
 
 
 def dev_extra(project: Path) -> set[str]:
-    """Names of the requirements in the baked pyproject.toml's ``dev`` extra."""
+    """Names of the requirements in the baked pyproject.toml's ``dev`` dependency group."""
     text = (project / "pyproject.toml").read_text()
     block = re.search(r"^dev = \[\n(.*?)^\]", text, re.M | re.S)
-    assert block, "pyproject.toml has no `dev = [...]` extra"
+    assert block, "pyproject.toml has no `dev = [...]` dependency group"
     return {
         re.match(r"[A-Za-z0-9._-]+", req).group(0).lower()
         for req in re.findall(r'^\s*"([^"]+)"', block.group(1), re.M)
@@ -90,7 +90,7 @@ def test_workflow_runs_lint_tests_dev_run_and_validate_gate(baked, answers):
         setup = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
         assert len(setup) == 1, f"job {name} sets up Python once"
         assert setup[0]["with"]["python-version"] == "${{ env.PYTHON_VERSION }}"
-        assert "python -m pip install -e '.[dev]'" in run_lines(job), name
+        assert any("uv sync --locked" in line for line in run_lines(job)), name
     assert {"ruff check .", "ruff format --check ."} <= set(run_lines(jobs["lint"]))
     assert "python -m pytest" in run_lines(jobs["test"])
 
@@ -162,10 +162,14 @@ def test_pre_commit_config_is_local_and_uses_dev_extra_tools(baked):
     for hook in hooks:
         assert {"id", "name", "entry", "language"} <= set(hook), hook
         assert hook["language"] == "system", hook["id"]
-        tool = hook["entry"].split()[0]
-        assert HOOK_TOOLS.get(tool) in extra, f"{hook['id']}: {tool} is not in the dev extra"
-    ruff_entries = [h["entry"] for h in hooks if h["entry"].startswith("ruff")]
-    assert ruff_entries[0].startswith("ruff check") and ruff_entries[1].startswith("ruff format")
+        # the venv's tools by path: the hooks run from a shell without an activated environment
+        path = hook["entry"].split()[0]
+        assert path.startswith(".venv/bin/"), hook["entry"]
+        tool = path.removeprefix(".venv/bin/")
+        assert HOOK_TOOLS.get(tool) in extra, f"{hook['id']}: {tool} is not in the dev group"
+    ruff_entries = [h["entry"] for h in hooks if h["entry"].startswith(".venv/bin/ruff")]
+    assert ruff_entries[0].startswith(".venv/bin/ruff check")
+    assert ruff_entries[1].startswith(".venv/bin/ruff format")
 
 
 # --- fast tier: the template's own CI ---------------------------------------------------------
@@ -227,6 +231,7 @@ def offline_env(shared_python: Path, tmp_path: Path) -> dict:
 @pytest.mark.e2e
 def test_pre_commit_hooks_pass_offline_and_catch_problems(shared_python, tmp_path):
     project = bake(tmp_path, project_name="Hooks Check")
+    (project / ".venv").symlink_to(shared_python.parent.parent)  # the hooks' tools: .venv/bin
     git(project, "init", "-q")
     git(project, "add", "-A")
     env = offline_env(shared_python, tmp_path)
@@ -269,7 +274,7 @@ def test_uv_sync_installs_the_project_with_its_dev_tools(tmp_path):
     assert version in COOKIECUTTER_JSON["python_version"], f"tests run on Python {version}"
     project = bake(tmp_path, project_name="Uv Sync Bench", python_version=version)
     env = {"UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
-    run([*uv_command(), "sync", "--extra", "dev", "--python", sys.executable], cwd=project, env=env)
+    run([*uv_command(), "sync", "--python", sys.executable], cwd=project, env=env)  # + dev group
     assert (project / "uv.lock").is_file()
     python = project / ".venv" / ("Scripts" if os.name == "nt" else "bin") / "python"
     for tool in ("ruff", "pre_commit", "pytest"):

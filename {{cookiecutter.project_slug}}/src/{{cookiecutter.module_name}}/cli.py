@@ -1,6 +1,10 @@
 """Command line: ``python -m {{ cookiecutter.module_name }} COMMAND`` (the Makefile calls these)."""
 
+import enum
+import json
 import os
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import typer
@@ -8,7 +12,8 @@ from tabulate import tabulate
 
 from .data import load_items
 from .harness import cache as result_cache
-from .harness import runner
+from .harness import run_view, runner
+from .harness.breaker import BREAKER_WINDOW, CircuitOpen
 from .harness.dbfile import require_writable
 from .harness.errors import DataError, OperationalError, ParallelismUnavailable
 from .harness.fingerprint import predict_fingerprint, recorded_fingerprint
@@ -52,17 +57,49 @@ class App(typer.Typer):
             raise SystemExit(2) from None
 
 
+# rich_markup_mode=None: help texts print as written ("[default: ...]" is not Rich markup);
+# tracebacks never print local variables (they may hold API keys).
 app = App(
-    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_show_locals=False
+    no_args_is_help=True,
+    add_completion=False,
+    help=__doc__,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
 )
 
 
+class Parallelism(enum.Enum):  # dask in every project: without it, run says how to get it
+    none = "none"
+    threads = "threads"
+    processes = "processes"
+    dask = "dask"
+
+
+class Engine(enum.Enum):
+    sqlite = "sqlite"
+    duckdb = "duckdb"
+
+
+DEFAULT_PARALLELISM, DEFAULT_ENGINE = Parallelism(runner.PARALLELISM), Engine(ENGINE)
+
+
+def show_version(value: bool) -> None:
+    if value:
+        versions = f"{metadata.version(__package__)} (xetrack {metadata.version('xetrack')})"
+        typer.echo(f"{__package__} {versions}")
+        raise typer.Exit()
+
+
 @app.callback()
-def options(
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=show_version, is_eager=True, help="Print the version."
+    ),
     debug: bool = typer.Option(
         False, "--debug", envvar=DEBUG_ENV, help="Show the traceback of an operational error."
     ),
 ):
+    # These options go before the command: python -m <module> --debug run
     if debug:
         os.environ[DEBUG_ENV] = "1"
 
@@ -76,7 +113,7 @@ if runner.DASK:
     )
 else:
     WORKERS_HELP = "Worker count for threads/processes."
-    SCHEDULER_HELP = "dask only: a running scheduler; this project was baked without dask."
+    SCHEDULER_HELP = "dask only; this project was baked without dask [default: none]."
 
 
 def check_engine(engine: str) -> None:
@@ -111,11 +148,14 @@ def check_schema_drift(db: Path, configurations: list, allow_drift: bool) -> Non
 
 
 def notice_code_change(db: Path, phase: str, git: tuple[str, bool]) -> None:
-    """Print what changed since the db's last experiment run (a notice, never a stop)."""
+    """Print what changed since the db's last experiment run (a notice on stderr, never a stop)."""
     previous = last_commit(db) if phase == "experiment" else ""
     if previous and git[0] and previous != git[0]:
-        typer.echo(f"Code changed since the last experiment run ({previous[:8]} -> {git[0][:8]}):")
-        typer.echo(git_diff_stat(Path.cwd(), previous))
+        typer.echo(
+            f"Code changed since the last experiment run ({previous[:8]} -> {git[0][:8]}):",
+            err=True,
+        )
+        typer.echo(git_diff_stat(Path.cwd(), previous), err=True)
 
 
 def check_code_change(db: Path, phase: str, code: tuple, neutral_change: bool) -> bool:
@@ -166,10 +206,21 @@ def print_summary(summary: runner.RunSummary, phase: str, db: Path) -> None:
         + (f", {summary.healed} results of a killed run recovered" if summary.healed else "")
         + (f", {summary.duplicates} duplicate datapoints skipped" if summary.duplicates else "")
     )
-    columns = ("config_id", PRIMARY, "error_rate", "latency_p50", "n", "n_computed", "n_reused")
-    typer.echo(
-        tabulate([{c: m[c] for c in columns} for m in summary.metrics], "keys", floatfmt=".4g")
-    )
+    typer.echo(run_view.render(summary.metrics, summary.errors, PRIMARY))
+
+
+def check_error_rate(summary: runner.RunSummary, max_error_rate: float | None) -> None:
+    """--max-error-rate: exit 1 when the run's computed datapoints failed more often."""
+    if max_error_rate is None or not summary.computed:
+        return
+    rate = summary.failed / summary.computed
+    if rate > max_error_rate:
+        typer.echo(
+            f"error rate {rate:.1%} ({summary.failed} of {summary.computed} computed datapoints "
+            f"failed) is above --max-error-rate {max_error_rate:g}",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 # validation, cache_report and report import pandas and matplotlib (seconds): they are imported
@@ -187,10 +238,12 @@ def run(
     db: Path = typer.Option(
         None, help=f"Results db (default {RESULTS_DB}, or {DEV_DB} with --dev)."
     ),
-    parallelism: str = typer.Option(runner.PARALLELISM, help=f"{runner.CHOICES_TEXT}."),
+    parallelism: Parallelism = typer.Option(
+        DEFAULT_PARALLELISM, help=f"How datapoints run (this project: {runner.CHOICES_TEXT})."
+    ),
     workers: int = typer.Option(runner.WORKERS, help=WORKERS_HELP),
     scheduler: str = typer.Option("", help=SCHEDULER_HELP, show_default=False),
-    engine: str = typer.Option(ENGINE, help="xetrack engine for the metrics table: sqlite/duckdb."),
+    engine: Engine = typer.Option(DEFAULT_ENGINE, help="xetrack engine for the metrics table."),
     cache_errors: bool = typer.Option(False, help="Cache failed datapoints too (default: retry)."),
     max_unsaved_seconds: float = typer.Option(
         runner.RunOptions.max_unsaved_seconds,
@@ -201,12 +254,25 @@ def run(
     code_change_neutral: bool = typer.Option(
         False, help="predict's code changed but not its results: keep PREDICT_VERSION's cache."
     ),
-    progress: bool = typer.Option(True, help="Show a progress bar."),
+    progress: bool = typer.Option(
+        None, help="Show a progress bar [default: when stderr is a terminal]."
+    ),
     timeout: float = typer.Option(
         TIMEOUT_SECONDS, help="Seconds per datapoint, then a Timeout error row (0: none)."
     ),
+    breaker: int = typer.Option(
+        BREAKER_WINDOW, help="Stop after N consecutive datapoints fail with the same error."
+    ),
+    no_breaker: bool = typer.Option(False, "--no-breaker", help="Never stop on failures."),
+    max_error_rate: float = typer.Option(
+        None, help="Exit 1 when more computed datapoints fail than this fraction [default: off]."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
     """Run every configuration of the grid over the dataset; cached results are reused."""
+    parallelism, engine = parallelism.value, engine.value
+    if progress is None:
+        progress = sys.stderr.isatty()
     check_engine(engine)
     check_parallelism(parallelism, scheduler)
     phase = "dev" if dev else "experiment"
@@ -235,6 +301,7 @@ def run(
         max_unsaved_seconds=max_unsaved_seconds,
         progress=progress,
         timeout=timeout,
+        breaker=0 if no_breaker else breaker,
     )
     check_scheduler(parallelism, scheduler)
     items = load_items(data, limit=limit)
@@ -251,8 +318,20 @@ def run(
             err=True,
         )
         leave(130)  # at once: a thread stuck in predict cannot hold the process
-    print_summary(summary, phase, db)
-    if summary.abandoned:  # threads stuck in a timed-out predict: do not wait for them
+    except CircuitOpen as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(run_view.as_json(summary, phase, db, PRIMARY))
+    else:
+        print_summary(summary, phase, db)
+    try:
+        check_error_rate(summary, max_error_rate)
+    except typer.Exit as stop:
+        if summary.abandoned:  # threads stuck in a timed-out predict: do not wait for them
+            leave(stop.exit_code)
+        raise
+    if summary.abandoned:
         leave(0)
 
 
@@ -260,7 +339,7 @@ def run(
 def validate(
     db: Path = typer.Argument(RESULTS_DB, help="Results db."),
     table: str = typer.Argument(PREDICTIONS, help="Predictions table."),
-    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
+    engine: Engine = typer.Option(DEFAULT_ENGINE, help="xetrack engine that reads the db."),
     as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
     max_error_rate: float = typer.Option(
         None, help="Failed-datapoint rate above which validation fails [default: 0.2]."
@@ -268,6 +347,7 @@ def validate(
     all_runs: bool = typer.Option(False, help="Row checks on every run, not only the latest."),
 ):
     """Check that results can be trusted; exit 1 when a check fails (a CI gate)."""
+    engine = engine.value
     check_engine(engine)
     from .harness import validation
 
@@ -282,25 +362,35 @@ def validate(
 def cache_analysis(
     db: Path = typer.Argument(RESULTS_DB, help="Results db."),
     table: str = typer.Argument(PREDICTIONS, help="Predictions table."),
-    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
+    engine: Engine = typer.Option(DEFAULT_ENGINE, help="xetrack engine that reads the db."),
+    as_json: bool = typer.Option(False, "--json", help="Print the analysis as JSON."),
 ):
     """Cache analysis: executions, hits, misses, per configuration, with advice."""
+    engine = engine.value
     check_engine(engine)
     from .harness import cache_report
 
-    typer.echo(cache_report.render(cache_report.analyze(db, table, engine=engine)))
+    stats = cache_report.analyze(db, table, engine=engine)
+    typer.echo(json.dumps(stats, indent=2, default=str) if as_json else cache_report.render(stats))
 
 
 @app.command("cache-ls")
-def cache_ls(db: Path = typer.Argument(RESULTS_DB, help="Results db whose cache to list.")):
+def cache_ls(
+    db: Path = typer.Argument(RESULTS_DB, help="Results db whose cache to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the entries as JSON."),
+):
     """List cache entries per configuration, and the cache's size on disk."""
     directory = runner.cache_dir_for(db)
     if not directory.exists():
-        typer.echo(f"no cache at {directory}")
+        empty = {"cache": str(directory), "entries": 0, "bytes": 0, "per_config": {}}
+        typer.echo(json.dumps(empty) if as_json else f"no cache at {directory}")
         return
     store = result_cache.ResultCache(directory)
     stats = store.stats()
     store.close()
+    if as_json:
+        typer.echo(json.dumps({"cache": str(directory), **stats}, indent=2))
+        return
     typer.echo(f"{directory}: {stats['entries']} entries, {stats['bytes'] / 1e6:.2f} MB")
     rows = sorted(stats["per_config"].items())
     typer.echo(tabulate(rows, headers=("config_id", "entries")))
@@ -309,7 +399,9 @@ def cache_ls(db: Path = typer.Argument(RESULTS_DB, help="Results db whose cache 
 @app.command("cache-clear")
 def cache_clear(
     db: Path = typer.Argument(RESULTS_DB, help="Results db whose cache to clear."),
-    config: str = typer.Option(None, help="Clear one configuration (its config_id) only."),
+    config: str = typer.Option(
+        None, help="Clear one configuration (its config_id) only [default: all]."
+    ),
 ):
     """Clear the cache (all of it, or one configuration): those datapoints are recomputed."""
     directory = runner.cache_dir_for(db)
@@ -328,10 +420,11 @@ def cache_clear(
 def make_report(
     db: Path = typer.Argument(RESULTS_DB, help="Results db."),
     experiment: str = typer.Option(None, help="Experiment to report (default: the latest)."),
-    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
+    engine: Engine = typer.Option(DEFAULT_ENGINE, help="xetrack engine that reads the db."),
     out: Path = typer.Option(Path("reports"), help="Folder for reports/<experiment>/."),
 ):
     """Write reports/<experiment>/README.md with tables and PNG plots."""
+    engine = engine.value
     check_engine(engine)
     from .harness import report
 
@@ -351,12 +444,12 @@ def compare_runs(
     baseline_db: Path = typer.Option(
         None, help="Look A up in this db, e.g. a stored baseline [default A: its latest run]."
     ),
-    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
+    engine: Engine = typer.Option(DEFAULT_ENGINE, help="xetrack engine that reads the db."),
     threshold: float = typer.Option(
         0.05, help="Relative change within which a metric is unchanged."
     ),
     metric_threshold: list[str] = typer.Option(
-        None, help="NAME=VALUE: the threshold of one metric (repeatable)."
+        None, help="NAME=VALUE: one metric's threshold (repeatable) [default: --threshold]."
     ),
     confidence: float = typer.Option(0.95, help="Level of the paired bootstrap interval."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples."),
@@ -375,6 +468,7 @@ def compare_runs(
     png: Path = typer.Option(None, help="PNG path [default: reports/compare/A_vs_B.png]."),
 ):
     """Compare two runs metric by metric: better, worse or unchanged beyond noise."""
+    engine = engine.value
     check_engine(engine)
     from .harness import compare as comparing
 

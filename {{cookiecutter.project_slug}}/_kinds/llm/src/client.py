@@ -6,7 +6,9 @@ returns the one a configuration names (``Params.provider``):
 - ``offline`` (offline.py, the default): a deterministic local stand-in. No network, no key:
   the project runs and its tests pass anywhere.
 - ``openai``: any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, LiteLLM,
-  ...), through the standard library's urllib. Configured by the environment:
+  ...), over a persistent connection per thread (harness/keepalive.py: no handshake per
+  request; a new connection's set-up time is left out of the latency). Configured by the
+  environment:
 
   ``LLM_BASE_URL``     default https://api.openai.com/v1 (``/chat/completions`` is appended)
   ``LLM_API_KEY``      or ``OPENAI_API_KEY``; sent in the Authorization header only. It is
@@ -19,6 +21,8 @@ returns the one a configuration names (``Params.provider``):
   ``LLM_BACKOFF``      first wait in seconds (default 1), doubled at every retry; a
                        Retry-After header is honoured, all waits capped by ``LLM_MAX_BACKOFF``
                        (default 30)
+  ``LLM_JITTER``       each wait is shortened by a random part of up to this fraction
+                       (default 0.5), so parallel workers do not retry in lockstep
 
 Transient failures (timeouts, connection errors, HTTP 408/429/5xx) are retried with that
 backoff. When the retries run out the error is raised with its retry count: predict records it
@@ -29,13 +33,14 @@ import functools
 import http.client
 import json
 import os
+import random
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
+
+from .harness import keepalive
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -51,6 +56,7 @@ class Completion:
     raw_response: str  # the response body exactly as received
     retries: int = 0
     endpoint: str = ""  # where it was sent (no credentials)
+    connect_seconds: float = 0.0  # opening connections (not part of the request's latency)
 
 
 class LLMError(Exception):
@@ -96,6 +102,7 @@ class RetryPolicy:
     backoff: float = 1.0  # seconds before the first retry, doubled at each one
     max_backoff: float = 30.0
     timeout: float = 60.0  # seconds per request
+    jitter: float = 0.5  # each wait is shortened by a random part of up to this fraction
 
     @classmethod
     def from_env(cls) -> "RetryPolicy":
@@ -104,10 +111,11 @@ class RetryPolicy:
             backoff=float(os.environ.get("LLM_BACKOFF", cls.backoff)),
             max_backoff=float(os.environ.get("LLM_MAX_BACKOFF", cls.max_backoff)),
             timeout=float(os.environ.get("LLM_TIMEOUT", cls.timeout)),
+            jitter=float(os.environ.get("LLM_JITTER", cls.jitter)),
         )
 
-    def wait(self, retry: int, retry_after: float | None = None) -> float:
-        delay = self.backoff * 2**retry
+    def wait(self, retry: int, retry_after: float | None = None, rand=random.random) -> float:
+        delay = self.backoff * 2**retry * (1 - self.jitter * rand())
         if retry_after is not None:
             delay = max(delay, retry_after)
         return min(delay, self.max_backoff)
@@ -187,7 +195,8 @@ class OpenAIClient:
                 "max_tokens": params.max_tokens,
             }
         ).encode()
-        raw, retries = with_retries(lambda: self._post(body), self.policy)
+        connects = []  # seconds spent opening connections, per attempt
+        raw, retries = with_retries(lambda: self._post(body, connects), self.policy)
         try:
             data = json.loads(raw)
             choice = data["choices"][0]
@@ -200,6 +209,7 @@ class OpenAIClient:
                 raw_response=raw,
                 retries=retries,
                 endpoint=self.endpoint,
+                connect_seconds=sum(connects),
             )
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
             failure = BadResponse(f"not a chat completion ({error!r})", raw)
@@ -209,35 +219,30 @@ class OpenAIClient:
     def _mask(self, text: str) -> str:
         return mask(text, (self._api_key,))
 
-    def _post(self, body: bytes) -> str:
+    def _post(self, body: bytes, connects: list) -> str:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         timeout = self.policy.timeout
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return self._mask(response.read().decode("utf-8", "replace"))
-        except urllib.error.HTTPError as error:
-            raw = self._mask(error.read().decode("utf-8", "replace")[:4000])
-            message = f"HTTP {error.code} from {self.endpoint}"
-            if error.code == 429:
-                raise RateLimited(message, raw, retry_after(error.headers)) from None
-            if error.code == 408:
-                raise RequestTimeout(message, raw) from None
-            if error.code >= 500:
-                raise ServerError(message, raw, retry_after(error.headers)) from None
-            raise APIError(message, raw) from None
+            answer = keepalive.post(self.url, body, headers, timeout, use_proxy=True)
         except TimeoutError:
             raise RequestTimeout(f"no answer from {self.endpoint} within {timeout:g} s") from None
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, TimeoutError):
-                message = f"no answer from {self.endpoint} within {timeout:g} s"
-                raise RequestTimeout(message) from None
-            raise ConnectionFailed(f"cannot reach {self.endpoint}: {error.reason}") from None
-        except (ConnectionError, http.client.HTTPException) as error:
-            message = f"connection to {self.endpoint} failed: {type(error).__name__}"
-            raise ConnectionFailed(message) from None
+        except (OSError, http.client.HTTPException) as error:
+            message = f"cannot reach {self.endpoint}: {type(error).__name__}: {error}"
+            raise ConnectionFailed(self._mask(message)) from None
+        connects.append(answer.connect_seconds)
+        text = self._mask(answer.body.decode("utf-8", "replace"))
+        if answer.status < 400:
+            return text
+        raw, message = text[:4000], f"HTTP {answer.status} from {self.endpoint}"
+        if answer.status == 429:
+            raise RateLimited(message, raw, retry_after(answer.headers))
+        if answer.status == 408:
+            raise RequestTimeout(message, raw)
+        if answer.status >= 500:
+            raise ServerError(message, raw, retry_after(answer.headers))
+        raise APIError(message, raw)
 
 
 def retry_after(headers) -> float | None:

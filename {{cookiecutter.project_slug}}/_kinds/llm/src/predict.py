@@ -49,6 +49,7 @@ def predict(item: Item, params: Params) -> dict:
     """Ask one question. Never raises for a bad datapoint or a failed request: the error is
     part of the row (and error rows are not cached: the next run asks again)."""
     start = time.perf_counter()
+    connect_seconds = 0.0  # opening a connection is not part of the request's latency
     row = {
         "input_id": item.input_id,
         "ground_truth": item.answer,
@@ -82,6 +83,7 @@ def predict(item: Item, params: Params) -> dict:
             cost=cost(params.model, reply.prompt_tokens, reply.completion_tokens),
             retries=reply.retries,
         )
+        connect_seconds = reply.connect_seconds
     except LLMError as error:  # the request failed, after retries if it was transient
         row["raw_response"] = error.raw_response or None
         row["retries"] = error.retries
@@ -90,6 +92,6 @@ def predict(item: Item, params: Params) -> dict:
     except Exception as error:  # a bad datapoint is data, not a crash
         row["error"] = str(error) or repr(error)
         row["error_type"] = type(error).__name__
-    row["latency"] = time.perf_counter() - start
+    row["latency"] = time.perf_counter() - start - connect_seconds
     # The API key never reaches the db, the cache or a report, whichever field echoes it.
     return {name: mask(value) if isinstance(value, str) else value for name, value in row.items()}

@@ -41,9 +41,18 @@ def failing(*errors):
 def test_transient_errors_are_retried_with_growing_waits():
     waits = []
     send, calls = failing(RateLimited("429"), ServerError("503"))
-    policy = RetryPolicy(max_retries=3, backoff=0.5, max_backoff=30)
+    policy = RetryPolicy(max_retries=3, backoff=0.5, max_backoff=30, jitter=0)
     assert with_retries(send, policy, sleep=waits.append) == ("ok", 2)
     assert waits == [0.5, 1.0] and len(calls) == 3
+
+
+def test_waits_are_jittered_within_their_bounds():
+    policy = RetryPolicy(backoff=2, max_backoff=30, jitter=0.5)
+    assert policy.wait(1, rand=lambda: 0.0) == 4  # no jitter drawn: the full backoff
+    assert policy.wait(1, rand=lambda: 1.0) == 2  # the most jitter: half of it
+    assert policy.wait(1, retry_after=7, rand=lambda: 1.0) == 7  # Retry-After is a floor
+    waits = {policy.wait(3) for _ in range(50)}
+    assert len(waits) > 1 and all(8 <= wait <= 16 for wait in waits)  # workers do not align
 
 
 def test_retry_after_is_honoured_up_to_the_cap():
@@ -73,11 +82,14 @@ class Server(BaseHTTPRequestHandler):
     "denied" (401, echoing the key back)."""
 
     calls: dict = {}
+    connections: set = set()  # client ports: one per TCP connection
+    protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints answer
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         model = request["model"]
         Server.calls[model] = Server.calls.get(model, 0) + 1
+        Server.connections.add(self.client_address[1])
         choice = {"message": {"content": "Answer: 4"}, "finish_reason": "stop"}
         usage = {"prompt_tokens": 11, "completion_tokens": 3}
         status, body = 200, {"choices": [choice], "usage": usage}
@@ -104,7 +116,7 @@ class Server(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def client():
-    Server.calls = {}
+    Server.calls, Server.connections = {}, set()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Server)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
@@ -172,3 +184,10 @@ def test_predict_masks_the_key_in_every_text_field_of_its_row(client, monkeypatc
     texts = [value for value in row.values() if isinstance(value, str)]
     assert "[API key]" in row["prompt"]
     assert not [text for text in texts if KEY in text or KEY in html.unescape(text)]
+
+
+def test_requests_reuse_one_connection_and_its_setup_is_not_latency(client):
+    replies = [client.complete("q", Params(provider="openai", model="ok")) for _ in range(5)]
+    assert Server.calls["ok"] == 5 and len(Server.connections) == 1  # keep-alive
+    assert replies[0].connect_seconds > 0  # the first request opened the connection ...
+    assert {reply.connect_seconds for reply in replies[1:]} == {0.0}  # ... the others reused it

@@ -8,31 +8,32 @@ the one a configuration names:
   request waits ``params.sleep_ms`` (its I/O: a database, another service), then computes
   ``params.cpu_rounds`` rounds of SHA-256 over the payload (its CPU work) and answers with
   the digest, deterministically. Replace it with the function you want to load-test.
-- ``http``: POSTs the payload to ``params.url`` with the standard library's urllib, waiting at
-  most ``params.timeout`` seconds. No retries (a load test counts failures, it does not hide
-  them); a new connection per request, as urllib does, so connection setup is part of the
-  latency; environment proxies are not used (a proxy in between would be measured too).
+- ``http``: POSTs the payload to ``params.url``, waiting at most ``params.timeout`` seconds.
+  No retries (a load test counts failures, it does not hide them). Each worker thread keeps
+  its connection open (harness/keepalive.py), as a real client would: the time to open one is
+  ``Response.connect_seconds``, left out of the latency. Environment proxies are not used (a
+  proxy in between would be measured too).
 """
 
 import hashlib
 import http.client
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from .harness import keepalive
+
 CONTENT_TYPE = "application/json"  # the bundled payloads are JSON documents
 MAX_ERROR_BODY = 4096  # bytes of an error answer kept
-DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxies
 
 
 @dataclass(frozen=True)
 class Response:
     status: int  # HTTP status (the local service answers 200)
     body: bytes
+    connect_seconds: float = 0.0  # opening a connection (not part of the request's latency)
 
 
 class TargetError(Exception):
@@ -74,27 +75,18 @@ def local_service(payload: str, params) -> Response:
 def http_post(payload: str, params) -> Response:
     """POST ``payload`` to ``params.url``; any status of 400 or more is a failed request."""
     where = public_url(params.url)
-    request = urllib.request.Request(
-        params.url,
-        data=payload.encode(),
-        headers={"Content-Type": CONTENT_TYPE},
-        method="POST",
-    )
+    headers = {"Content-Type": CONTENT_TYPE}
     try:
-        with DIRECT.open(request, timeout=params.timeout) as answer:
-            return Response(answer.status, answer.read())
-    except urllib.error.HTTPError as error:
-        body = error.read()[:MAX_ERROR_BODY]
-        raise HTTPStatusError(f"HTTP {error.code} from {where}", error.code, body) from None
+        answer = keepalive.post(params.url, payload.encode(), headers, params.timeout)
     except TimeoutError:
         raise Timeout(f"no answer from {where} within {params.timeout:g} s") from None
-    except urllib.error.URLError as error:
-        if isinstance(error.reason, TimeoutError):
-            raise Timeout(f"no answer from {where} within {params.timeout:g} s") from None
-        raise ConnectionFailed(f"cannot reach {where}: {error.reason}") from None
-    except (ConnectionError, http.client.HTTPException) as error:
-        message = f"connection to {where} failed: {type(error).__name__}"
+    except (OSError, http.client.HTTPException) as error:
+        message = f"cannot reach {where}: {type(error).__name__}: {error}"
         raise ConnectionFailed(message) from None
+    if answer.status >= 400:
+        body = answer.body[:MAX_ERROR_BODY]
+        raise HTTPStatusError(f"HTTP {answer.status} from {where}", answer.status, body)
+    return Response(answer.status, answer.body, answer.connect_seconds)
 
 
 TARGETS: dict[str, Callable[..., Response]] = {"local": local_service, "http": http_post}

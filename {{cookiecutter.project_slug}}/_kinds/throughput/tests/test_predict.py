@@ -42,9 +42,12 @@ def test_a_request_without_payload_is_an_error_row_not_a_crash():
 class Service(BaseHTTPRequestHandler):
     """/ok echoes the body's length; /busy answers 503; /slow answers after 0.5 s."""
 
+    protocol_version = "HTTP/1.1"  # keep-alive, as real services answer
+
     def do_POST(self):  # noqa: N802 (http.server's name)
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.seen.append((self.path, body, self.headers["Content-Type"]))
+        self.server.connections.add(self.client_address[1])  # one client port per connection
         if self.path.startswith("/slow"):
             time.sleep(0.5)
         status = 503 if self.path.startswith("/busy") else 200
@@ -66,7 +69,7 @@ class Service(BaseHTTPRequestHandler):
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Service)
     httpd.daemon_threads = True
-    httpd.seen = []
+    httpd.seen, httpd.connections = [], set()
     threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
     stop = threading.Timer(60, httpd.shutdown)  # never outlives a stuck test
     stop.start()
@@ -100,3 +103,11 @@ def test_http_failures_are_error_rows_with_their_status(server):
     assert 0.1 <= slow["latency"] < 0.45
     closed = predict(item, Params(target="http", url="http://127.0.0.1:9/", timeout=1.0))
     assert closed["error_type"] == "ConnectionFailed" and closed["status"] is None
+
+
+def test_requests_of_a_thread_share_one_connection(server):
+    base, httpd = server
+    item = Item(input_id="r1", payload="{}")
+    rows = [predict(item, Params(target="http", url=f"{base}/ok")) for _ in range(5)]
+    assert {row["status"] for row in rows} == {200} and len(httpd.seen) == 5
+    assert len(httpd.connections) == 1  # keep-alive: no handshake per request

@@ -35,6 +35,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 from xetrack import Tracker
 
+from .breaker import BREAKER_WINDOW, Failures
 from .cache import ResultCache
 from .cache_restore import open_cache, restore_from_db
 from .errors import OperationalError, ParallelismUnavailable, db_error
@@ -81,6 +82,7 @@ class RunOptions:
     progress: bool = True
     engine: str = ENGINE  # xetrack engine of the metrics table; rows always go in via sqlite3
     timeout: float = 0.0  # seconds per datapoint before it becomes a Timeout error row (0: none)
+    breaker: int = BREAKER_WINDOW  # stop after this many consecutive same-type failures (0: never)
 
 
 @dataclass
@@ -94,6 +96,7 @@ class RunSummary:
     abandoned: int = 0  # threads still running a timed-out predict (the process exits anyway)
     seconds: float = 0.0
     metrics: list[dict] = field(default_factory=list)
+    errors: dict = field(default_factory=dict)  # config_id -> Counter of error types (breaker.py)
 
 
 def cache_dir_for(db: Path) -> Path:
@@ -339,6 +342,8 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
     for _, params in work.values():
         ledger.counts[params]["n_planned"] += 1
     bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
+    failures = Failures(options.breaker, bar)  # failed counts, bar postfix, circuit breaker
+    summary.errors = failures.per_config
     try:
         missing = serve_cache_hits(work, cache, ledger, bar)
         with closing(schedule(missing, options, control)) as finishing:
@@ -350,6 +355,7 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
                 item, params = work[key]
                 ledger.computed(key, item, params, result, seconds)
                 bar.update()
+                failures.observe(ledger.config_columns[params]["config_id"], result)
                 if control.interrupted:  # dask: stop at the next result
                     break
     finally:
