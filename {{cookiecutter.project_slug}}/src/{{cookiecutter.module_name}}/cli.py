@@ -261,18 +261,18 @@ def compare_runs(
     ),
     engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
     threshold: float = typer.Option(
-        0.05, help="Relative change within which a metric is unchanged."
+        0.05, help="Relative change within which a metric without its own threshold is unchanged."
     ),
     metric_threshold: list[str] = typer.Option(
-        None, help="NAME=VALUE: the threshold of one metric (repeatable)."
+        None, help="NAME=VALUE: one metric's threshold (points for proportions; repeatable)."
     ),
     confidence: float = typer.Option(0.95, help="Level of the paired bootstrap interval."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples."),
     seed: int = typer.Option(0, help="Bootstrap seed (same inputs, same answer)."),
     gate: list[str] = typer.Option(
         None,
-        help="Metric --fail-on-regression checks (name, glob or 'primary'; repeatable) "
-        "[default: every metric].",
+        help="Metric --fail-on-regression checks (name, glob, '*' or 'primary'; repeatable) "
+        "[default: primary and error_rate].",
     ),
     fail_on_regression: bool = typer.Option(
         False, help="Exit 1 when a gated metric is significantly worse beyond its threshold."
