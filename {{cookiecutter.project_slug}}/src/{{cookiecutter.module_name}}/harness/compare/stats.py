@@ -36,6 +36,7 @@ THRESHOLD = 0.05  # relative change within which a metric is unchanged (metrics 
 ABSOLUTE = 0.02  # absolute change (points) within which a proportion is unchanged
 CONFIDENCE = 0.95
 RESAMPLES = 1000
+SUMMARY_RESAMPLES = 200  # rounds of summarize (4 calls each) for per-configuration metrics
 MIN_PAIRS = 5  # fewer paired datapoints than this: nothing is decided
 
 
@@ -82,6 +83,7 @@ class Options:
     confidence: float = CONFIDENCE
     resamples: int = RESAMPLES
     seed: int = 0
+    summary_resamples: int = SUMMARY_RESAMPLES  # summarize is the kind's code: not vectorised
 
     def threshold_for(self, metric: str) -> Threshold:
         """The metric's threshold: absolute for ABSOLUTE_THRESHOLDS and PROPORTIONS, else
@@ -184,7 +186,7 @@ def resample_summaries(
     p: the observed difference against the permutations' standard deviation."""
     point_a, point_b = summary(results_a), summary(results_b)
     observed = [point_b[name] - point_a[name] for name in names]
-    n, total = len(results_a), options.resamples
+    n, total = len(results_a), min(options.resamples, options.summary_resamples)
     rng = np.random.default_rng(seed)
     boot = np.full((total, len(names)), np.nan)
     permuted = np.full((total, len(names)), np.nan)
