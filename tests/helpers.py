@@ -127,6 +127,8 @@ def expected_files(context: dict) -> set[str]:
                 "compare/__init__",
                 "compare/core",
                 "compare/png",
+                "compare/planning",
+                "compare/ranking",
                 "compare/text",
                 "compare/runs",
                 "compare/stats",
@@ -136,6 +138,7 @@ def expected_files(context: dict) -> set[str]:
                 "jsonl",
                 "kind",
                 "report",
+                "report_stats",
                 "runner",
                 "schema",
                 "shared_metrics",
@@ -145,7 +148,14 @@ def expected_files(context: dict) -> set[str]:
         ),
         *(
             f"tests/{name}.py"
-            for name in ("conftest", "test_compare", "test_identity", "test_kind", "test_runner")
+            for name in (
+                "conftest",
+                "test_compare",
+                "test_identity",
+                "test_kind",
+                "test_ranking",
+                "test_runner",
+            )
         ),
         *(path.format(module=module) for path in kind_files(context["benchmark_kind"])),
     }

@@ -49,11 +49,11 @@ def test_the_readme_gate_catches_the_llm_regression_and_passes_a_recomputation(
         done = compare(project, shared_python, module, base, same, *gate)
         assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(compare(project, shared_python, module, base, same, "--json", *GATE).stdout)
-    marks = {m["mark"] for c in result["configurations"] for m in c["metrics"]}
-    assert marks <= {"unchanged", "inconclusive", "n/a"}
     for config in result["configurations"]:
-        accuracy = next(m for m in config["metrics"] if m["metric"] == "accuracy")
-        assert accuracy["a"] == accuracy["b"] and accuracy["reason"] == "equal"
+        for metric in config["metrics"]:
+            if "latency" in metric["metric"]:
+                continue  # the machine's load: a real change, not gated by default
+            assert metric["a"] == metric["b"] and metric["mark"] == "unchanged", metric
 
     offline = project / "src" / module / "offline.py"
     offline.write_text(offline.read_text().replace('"arithmetic": 0.08', '"arithmetic": 0.20'))

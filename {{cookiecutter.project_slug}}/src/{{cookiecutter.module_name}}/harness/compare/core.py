@@ -94,13 +94,16 @@ def metric_entry(name, per, higher, a, b, threshold, interval=None, n=0, mark=No
     }
 
 
-def mark_all(configurations: list[dict]) -> None:
-    """Holm's correction over every metric x configuration tested, then each metric's mark."""
+def mark_all(configurations: list[dict], gate) -> None:
+    """Holm's correction over the metric x configuration pairs tested, in two families (the
+    gated metrics, the others), then each metric's mark."""
     tested = [
         m for c in configurations for m in c["metrics"] if m["mark"] is None and m["_interval"]
     ]
-    for m, p in zip(tested, holm([m["p_value"] for m in tested]), strict=True):
-        m["p_holm"] = p
+    for family in (True, False):
+        members = [m for m in tested if gated(m["metric"], gate) == family]
+        for m, p in zip(members, holm([m["p_value"] for m in members]), strict=True):
+            m["p_holm"] = p
     for c in configurations:
         for m in c["metrics"]:
             interval = m.pop("_interval")
@@ -239,7 +242,7 @@ def compare_rows(rows_a, run_a: dict, rows_b, run_b: dict, options: Options | No
         )
         for config_id in config_ids
     ]
-    mark_all(configurations)
+    mark_all(configurations, list(options.gate))
     order = {"both": 0, ONLY_A: 1, ONLY_B: 2}
     configurations.sort(key=lambda c: (order[c["status"]], label(c)))
     marks = [m["mark"] for c in configurations for m in c["metrics"] if c["status"] == "both"]

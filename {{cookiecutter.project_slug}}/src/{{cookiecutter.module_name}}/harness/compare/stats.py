@@ -8,7 +8,9 @@ For a metric of two runs (B - A over the datapoints both ran, paired by identity
   sided, from the normal approximation of its null distribution. For a mean of paired values
   the null's standard deviation is exact, sqrt(sum d_i^2) / n (for 0/1 values: McNemar's test);
   for any other statistic it is the standard deviation of ``resamples`` random swaps;
-- p-values adjusted with Holm's method over every metric x configuration tested at once;
+- p-values adjusted with Holm's method over the metric x configuration pairs tested at once, in
+  two families: the metrics the gate checks (default: the primary metric and error_rate, so a
+  CI gate keeps its power) and all the others;
 - the threshold: absolute (points, for proportions) or relative to A (latency, cost, ...).
 
 The mark: *unchanged* when the interval lies within +-threshold; *worse*/*better* when the change
@@ -84,6 +86,7 @@ class Options:
     resamples: int = RESAMPLES
     seed: int = 0
     summary_resamples: int = SUMMARY_RESAMPLES  # summarize is the kind's code: not vectorised
+    gate: tuple = ()  # what --fail-on-regression checks (default: primary, error_rate)
 
     def threshold_for(self, metric: str) -> Threshold:
         """The metric's threshold: absolute for ABSOLUTE_THRESHOLDS and PROPORTIONS, else

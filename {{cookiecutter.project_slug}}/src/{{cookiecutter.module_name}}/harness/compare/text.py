@@ -142,7 +142,7 @@ def method(comparison: dict) -> str:
     return (
         f"Datapoints paired by input_id + config_id. CI: {share(options['confidence'])} paired "
         f"bootstrap interval of B - A ({options['resamples']} resamples, seed {options['seed']}); "
-        f"p: paired permutation test, Holm-corrected over every metric x configuration tested. "
+        f"p: paired permutation test, Holm-corrected (gated metrics, the others: two families). "
         f"Unchanged: the CI lies within +-threshold (points for proportions, else relative to A); "
         f"worse/better: p < {alpha} and the change beyond the threshold; else inconclusive. "
         "Per-datapoint means cover the pairs where neither run failed."
