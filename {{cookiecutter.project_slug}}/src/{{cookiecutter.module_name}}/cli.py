@@ -8,7 +8,9 @@ from tabulate import tabulate
 from .data import load_items
 from .harness import cache as result_cache
 from .harness import runner
+from .harness.compare.stats import wilson
 from .harness.errors import EngineUnavailable, ParallelismUnavailable
+from .harness.kind import PROPORTIONS
 from .harness.schema import params_drift
 from .harness.tracking import (
     ENGINE,
@@ -107,9 +109,15 @@ def print_summary(summary: runner.RunSummary, phase: str, db: Path) -> None:
         + (f", {summary.duplicates} duplicate datapoints skipped" if summary.duplicates else "")
     )
     columns = ("config_id", PRIMARY, "error_rate", "latency_p50", "n", "n_computed", "n_reused")
-    typer.echo(
-        tabulate([{c: m[c] for c in columns} for m in summary.metrics], "keys", floatfmt=".4g")
-    )
+    rows = [{c: m[c] for c in columns} for m in summary.metrics]
+    for row in rows:  # 95% intervals of the proportions (Wilson); `report` has every metric's
+        for name in (PRIMARY, "error_rate"):
+            if name in PROPORTIONS and row[name] is not None and row["n"]:
+                low, high = wilson(round(row[name] * row["n"]), row["n"])
+                row[name] = f"{row[name]:.4g} [{low:.3g}, {high:.3g}]"
+        seconds = row.pop("latency_p50")
+        row["latency_p50 (ms)"] = "-" if seconds is None else f"{seconds * 1000:.4g}"
+    typer.echo(tabulate(rows, "keys", floatfmt=".4g"))
 
 
 # validation, cache_report and report import pandas and matplotlib (seconds): they are imported

@@ -62,7 +62,7 @@ def legend(comparison: dict) -> list[str]:
     ]
 
 
-HEADERS = ("cfg", "metric", "A", "B", "change", "CI of change", "threshold", "p (Holm)", "mark")
+HEADERS = ("cfg", "metric", "A", "B", "change", "CI", "thr", "p (Holm)", "mark")
 
 
 def table_rows(comparison: dict, strong=lambda text: text) -> list[list[str]]:
@@ -160,10 +160,10 @@ def render(comparison: dict, gate: list[str] | None = None, fmt: str = "simple")
     from tabulate import tabulate
 
     lines = [
-        f"A: {describe_run(comparison['a'])} in {comparison['a']['db']}",
-        f"B: {describe_run(comparison['b'])} in {comparison['b']['db']}",
+        *wrapped(f"A: {describe_run(comparison['a'])} in {comparison['a']['db']}"),
+        *wrapped(f"B: {describe_run(comparison['b'])} in {comparison['b']['db']}"),
         *wrapped(method(comparison)),
-        *legend(comparison),
+        *(part for line in legend(comparison) for part in wrapped(line)),
         "",
         tabulate(table_rows(comparison), HEADERS, tablefmt=fmt, disable_numparse=True),
     ]
