@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from helpers import bake, install_into, run
+from helpers import bake, install_into, pip_install, run
 
 pytestmark = pytest.mark.e2e
 GATE = ("--gate", "primary", "--fail-on-regression", "--no-plot")
@@ -76,3 +76,21 @@ def test_the_readme_gate_catches_the_llm_regression_and_passes_a_recomputation(
     assert all(m["mark"] in ("worse", "inconclusive", "unchanged") for m in accuracy)
     assert any(m["mark"] == "worse" and m["b"] - m["a"] < -0.04 for m in accuracy)
     assert {r["metric"] for r in result["regressions"]} == {"accuracy"}
+
+
+@pytest.mark.parametrize("kind", ["classification", "sklearn", "llm", "throughput"])
+def test_every_kinds_own_tests_pass_under_another_project_name(tmp_path, shared_python, kind):
+    """The kind e2e tests bake under one name each; here each kind under another one: no
+    resampling seed or p-value of the baked tests may depend on the name."""
+    project = bake(tmp_path, benchmark_kind=kind, project_name=f"Quite Other {kind} Name")
+    if kind == "sklearn":
+        pip_install(shared_python, "-e", str(project))  # with scikit-learn and joblib
+    else:
+        install_into(shared_python, project)
+    done = run(
+        [str(shared_python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert re.search(r"\d+ passed", done.stdout) and "failed" not in done.stdout
