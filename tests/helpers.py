@@ -126,6 +126,7 @@ def expected_files(context: dict) -> set[str]:
                 "cache_report",
                 "compare/__init__",
                 "compare/core",
+                "compare/fast",
                 "compare/png",
                 "compare/planning",
                 "compare/ranking",

@@ -17,7 +17,7 @@ from {{ cookiecutter.module_name }} import metrics as kind
 from {{ cookiecutter.module_name }} import predict as predict_module
 from {{ cookiecutter.module_name }}.cli import app
 from {{ cookiecutter.module_name }}.harness import compare, runner
-from {{ cookiecutter.module_name }}.harness.compare import stats
+from {{ cookiecutter.module_name }}.harness.compare import fast, stats
 from {{ cookiecutter.module_name }}.harness.report import write_report
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.params import grid
@@ -207,6 +207,39 @@ def test_too_few_datapoints_and_missing_values():
     assert stats.ratio_and_change(0.0, 0.1) == (None, None)
     assert stats.ratio_and_change(0.0, 0.0) == (1.0, 0.0)
     assert stats.ratio_and_change(2.0, 1.0) == (0.5, -0.5)
+
+
+def test_the_vectorised_latency_statistics_match_numpy():
+    rng = np.random.default_rng(0)
+    matrix = rng.lognormal(0, 1, (50, 37))
+    matrix[3, :5] = np.nan  # failed datapoints
+    matrix[4, :] = np.nan  # none succeeded
+    for name in ("latency_mean", "latency_p50", "latency_p95", "latency_p99"):
+        expected = [
+            np.nan
+            if np.isnan(row).all()
+            else np.mean(row[~np.isnan(row)])
+            if name == "latency_mean"
+            else np.percentile(row[~np.isnan(row)], fast.PERCENTILES[name])
+            for row in matrix
+        ]
+        assert np.allclose(fast.statistic(matrix, name), expected, equal_nan=True), name
+
+
+def test_the_vectorised_path_serves_only_what_summarize_agrees_with(monkeypatch):
+    rng = np.random.default_rng(1)
+    a = [{"latency": x, "error": ""} for x in rng.lognormal(0, 0.3, 80)]
+    b = [{"latency": x, "error": ""} for x in rng.lognormal(0.5, 0.3, 80)]
+
+    def agreeing(rows):
+        values = [r["latency"] for r in rows]
+        return {"latency_mean": float(np.mean(values)), "latency_p50": 123.0}  # p50: not ours
+
+    monkeypatch.setattr(fast, "summary", agreeing)
+    found = fast.latency_intervals(a, b, ["latency_mean", "latency_p50"], stats.Options(), 0, None)
+    assert set(found) == {"latency_mean"}
+    interval = found["latency_mean"]
+    assert interval.low < interval.diff < interval.high and interval.p_value < 1e-6
 
 
 # --- the statistics against scipy's (test-only dependency) -----------------------------------

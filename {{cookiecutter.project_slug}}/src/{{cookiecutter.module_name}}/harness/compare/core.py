@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import kind
 from ..tracking import is_result_column
+from .fast import latency_intervals
 from .runs import select
 from .stats import (
     MARKS,
@@ -175,9 +176,10 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
         and summary_a[name] != summary_b[name]
     ]
     seed = [options.seed, zlib.crc32(" ".join(changed).encode())]
-    intervals = (
-        resample_summaries(results_a, results_b, changed, options, seed, groups) if changed else {}
-    )
+    intervals = latency_intervals(results_a, results_b, changed, options, seed, groups)
+    rest = [name for name in changed if name not in intervals]  # through the kind's summarize
+    if rest:
+        intervals.update(resample_summaries(results_a, results_b, rest, options, seed, groups))
     metrics = [
         metric_entry(
             name,
