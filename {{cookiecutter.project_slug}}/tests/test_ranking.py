@@ -84,5 +84,10 @@ def test_the_report_shows_intervals_a_ranking_and_a_replay_in_one_line(db, tmp_p
     assert "## Ranking" in text and "## Metrics with 95% intervals" in text
     assert "best" in text.split("## Ranking")[1]
     assert (path.parent / f"{kind.PRIMARY}_ci.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if getattr(kind, "PER_CLASS", False):  # a classifier: each class's precision and recall
+        per_class = text.split("## Per class (best configuration)")[1].split("## ")[0]
+        assert "| class" in per_class and "precision" in per_class and "recall" in per_class
+    else:
+        assert "## Per class" not in text
     section = text.split("## Compared with the previous run")[1]
     assert "Same results as run" in section and "| cfg" not in section

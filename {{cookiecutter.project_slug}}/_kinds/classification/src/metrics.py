@@ -19,6 +19,7 @@ HIGHER_IS_BETTER = {
     **LATENCY_HIGHER_IS_BETTER,  # latency_mean, latency_p50, _p95, _p99: lower is better
 }
 ROW_HIGHER_IS_BETTER = {"correct": True, "latency": False}
+PER_CLASS = True  # the report shows each class's precision and recall
 PROPORTIONS = ("accuracy", "error_rate", "correct")  # absolute thresholds, Wilson intervals
 THRESHOLDS = LATENCY_THRESHOLDS  # relative
 

@@ -148,6 +148,14 @@ CONTRACT = (
     ),
     Name(
         "metrics.py",
+        "PER_CLASS",
+        "PER_CLASS: bool",
+        "True for a classifier (prediction and ground_truth are class labels): the report adds "
+        "each class's precision and recall for the best configuration.",
+        without="no per-class table",
+    ),
+    Name(
+        "metrics.py",
         "GROUP",
         "GROUP: str",
         "The result field naming a datapoint's cluster (questions of one passage, requests of "
@@ -171,6 +179,7 @@ THRESHOLDS = getattr(metrics_module, "THRESHOLDS", {})
 PROPORTIONS = tuple(getattr(metrics_module, "PROPORTIONS", ()))
 ABSOLUTE_THRESHOLDS = getattr(metrics_module, "ABSOLUTE_THRESHOLDS", {})
 GROUP = getattr(metrics_module, "GROUP", None)
+PER_CLASS = bool(getattr(metrics_module, "PER_CLASS", False))
 extra_plots = getattr(metrics_module, "extra_plots", None)
 level_monitor = getattr(predict_module, "level_monitor", None)
 
@@ -235,6 +244,8 @@ def check(name: str, value, present: dict) -> list[str]:
         if isinstance(value, str) or not isinstance(value, (tuple, list, set, frozenset)):
             return ["PROPORTIONS: expected a tuple of metric names"]
         return [f"PROPORTIONS: {k!r} is not a declared metric" for k in value if k not in known]
+    if name == "PER_CLASS":
+        return [] if isinstance(value, bool) else [f"PER_CLASS = {value!r}: expected a bool"]
     if name == "GROUP":
         return [] if isinstance(value, str) and value else [f"GROUP = {value!r}: expected a str"]
     if name in ("THRESHOLDS", "ABSOLUTE_THRESHOLDS"):
@@ -293,6 +304,7 @@ __all__ = [
     "GROUP",
     "HIGHER_IS_BETTER",
     "PRIMARY",
+    "PER_CLASS",
     "PRIMARY_LABEL",
     "PROPORTIONS",
     "ROW_HIGHER_IS_BETTER",

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from .compare.ranking import rank_rows, rank_table  # noqa: E402
-from .kind import HIGHER_IS_BETTER, PRIMARY  # noqa: E402
+from .kind import HIGHER_IS_BETTER, PER_CLASS, PRIMARY  # noqa: E402
 
 SECONDS = ("latency_mean", "latency_p50", "latency_p95", "latency_p99")  # shown in ms
 
@@ -65,6 +65,35 @@ def plot_primary(ranking: dict, labels: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def per_class_section(run, config_id: str) -> list[str]:
+    """Precision and recall of each class, for one configuration (failed datapoints: wrong)."""
+    rows = run[run["config_id"] == config_id]
+    failed = rows["error"].fillna("").astype(str) != "" if "error" in rows else False
+    truth = rows["ground_truth"].astype(str)
+    predicted = rows["prediction"].astype(str).where(~failed, "")
+    table = []
+    for label in sorted(set(truth)):
+        hits = int(((predicted == label) & (truth == label)).sum())
+        said, support = int((predicted == label).sum()), int((truth == label).sum())
+        table.append(
+            {
+                "class": label,
+                "support": support,
+                "predicted": said,
+                "precision": f"{hits / said:.3f}" if said else "-",
+                "recall": f"{hits / support:.3f}" if support else "-",
+            }
+        )
+    return [
+        "## Per class (best configuration)",
+        "",
+        f"Configuration `{config_id}`; failed datapoints count as predicting no class.",
+        "",
+        tabulate(table, "keys", tablefmt="github", disable_numparse=True),
+        "",
+    ]
+
+
 def uncertainty_sections(run, folder: Path) -> list[str]:
     """The report's sections: ranking, metrics with intervals, and the error-bar plot."""
     ranking = rank_rows(run)
@@ -72,7 +101,10 @@ def uncertainty_sections(run, folder: Path) -> list[str]:
     varying = [k for k in table[0] if k not in ("rank", PRIMARY, "95% CI", "vs best")][:-2]
     labels = [", ".join(f"{k}={row[k]}" for k in varying) or str(row["rank"]) for row in table]
     plot_primary(ranking, labels, Path(folder) / f"{PRIMARY}_ci.png")
+    best = ranking["configurations"][0]["config_id"] if ranking["configurations"] else None
+    per_class = per_class_section(run, best) if PER_CLASS and best else []
     return [
+        *per_class,
         "## Ranking",
         "",
         f"Configurations by {PRIMARY}, each against the best on the datapoints both ran (paired "
