@@ -65,7 +65,7 @@ def plot_primary(ranking: dict, labels: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def per_class_section(run, config_id: str) -> list[str]:
+def per_class_section(run, config_id: str, label: str) -> list[str]:
     """Precision and recall of each class, for one configuration (failed datapoints: wrong)."""
     rows = run[run["config_id"] == config_id]
     failed = rows["error"].fillna("").astype(str) != "" if "error" in rows else False
@@ -87,7 +87,7 @@ def per_class_section(run, config_id: str) -> list[str]:
     return [
         "## Per class (best configuration)",
         "",
-        f"Configuration `{config_id}`; failed datapoints count as predicting no class.",
+        f"Configuration {label}; failed datapoints count as predicting no class.",
         "",
         tabulate(table, "keys", tablefmt="github", disable_numparse=True),
         "",
@@ -102,7 +102,7 @@ def uncertainty_sections(run, folder: Path) -> list[str]:
     labels = [", ".join(f"{k}={row[k]}" for k in varying) or str(row["rank"]) for row in table]
     plot_primary(ranking, labels, Path(folder) / f"{PRIMARY}_ci.png")
     best = ranking["configurations"][0]["config_id"] if ranking["configurations"] else None
-    per_class = per_class_section(run, best) if PER_CLASS and best else []
+    per_class = per_class_section(run, best, labels[0]) if PER_CLASS and best else []
     return [
         *per_class,
         "## Ranking",
