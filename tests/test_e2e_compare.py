@@ -136,7 +136,10 @@ def test_a_worse_predict_is_marked_and_fails_the_gate(project, shared_python, ru
     assert expected_failures, "no datapoint fails: pick another FAIL"
     for config in configurations:
         mark = marks(config)
-        assert mark["accuracy"] == mark["correct/row"] == "worse", config["config_id"]
+        assert mark["accuracy"] == "worse", config["config_id"]  # gated: primary + error_rate
+        # not gated: Holm over every other metric x configuration; a configuration with few
+        # correct answers to flip can stay inconclusive
+        assert mark["correct/row"] in ("worse", "inconclusive"), config["config_id"]
         latency = {mark[m] for m in ("latency_mean", "latency_p50", "latency/row")}
         assert latency <= {"unchanged", "inconclusive"}  # jitter alone: never worse or better
         # failed datapoints are reported with their ids, in B only, never dropped silently
