@@ -183,7 +183,7 @@ def render(comparison: dict, gate: list[str] | None = None, fmt: str = "simple")
         lines += ["", "Datapoints in one run only (not compared):"]
         headers = ("config_id", "only in A", "only in B")
         lines.append(tabulate(unpaired, headers, tablefmt=fmt, disable_numparse=True))
-    lines += ["", *wrapped(headline(comparison))]
+    lines += ["", *headline(comparison).split("; ")]  # one part a line: fits 120 columns
     found = regressions(comparison, gate)
     if found:
         short = keys(comparison)
