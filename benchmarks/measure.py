@@ -55,6 +55,7 @@ class Project:
         self.workdir = workdir
         self.runner = importlib.import_module(f"{MODULE}.harness.runner")
         self.predict_module = importlib.import_module(f"{MODULE}.predict")
+        self.original_predict = self.predict_module.predict  # the kind's own (measure_compare)
         self.Item = importlib.import_module(f"{MODULE}.data").Item
         self.Params = importlib.import_module(f"{MODULE}.params").Params
         self.dbs = itertools.count()
@@ -228,6 +229,37 @@ def measure_processes(project: Project, n: int = 40) -> dict:
     }
 
 
+def measure_compare(project: Project) -> dict:
+    """Seconds of `compare` and `rank` on two runs of the default grid over the bundled dataset,
+    the second computed again (cache cleared: other latencies, so every latency metric is
+    tested and resampled)."""
+    import importlib
+
+    grid = importlib.import_module(f"{MODULE}.params").grid()
+    items = importlib.import_module(f"{MODULE}.data").load_items()
+    compare = importlib.import_module(f"{MODULE}.harness.compare")
+    ranking = importlib.import_module(f"{MODULE}.harness.compare.ranking")
+    clear_all = importlib.import_module(f"{MODULE}.harness.cache").clear_all
+    project.predict_module.predict = project.original_predict
+    db = project.new_path("compare")
+    ids = []
+    for _ in range(2):
+        clear_all(project.runner.cache_dir_for(db))
+        opts = project.runner.RunOptions(db=db, progress=False)
+        ids.append(project.runner.run(items, grid, opts).track_id)
+    started = time.perf_counter()
+    compare.compare(db, ids[0], ids[1])
+    compare_s = time.perf_counter() - started
+    started = time.perf_counter()
+    ranking.rank(db, ids[1])
+    return {
+        "n": len(items),
+        "configurations": len(grid),
+        "compare_s": compare_s,
+        "rank_s": time.perf_counter() - started,
+    }
+
+
 def measure(workdir: Path, n_fast: int, n_slow: int) -> dict:
     """Every measurement, in this order (the results file's layout)."""
     project = Project(workdir)
@@ -249,6 +281,7 @@ def measure(workdir: Path, n_fast: int, n_slow: int) -> dict:
     results["rerun_10ms"] = measure_rerun_10ms(project)
     results["threads_io"] = measure_threads(project)
     results["processes_cpu"] = measure_processes(project)
+    results["compare"] = measure_compare(project)
     return results
 
 

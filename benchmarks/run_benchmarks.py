@@ -14,7 +14,8 @@ It bakes the template into a temporary directory, then measures in one run on th
 - xetrack 0.7.0's own ``Tracker(cache=...).track()``, first pass and rerun;
 - a rerun of a completed grid with a 10 ms predict (and how many datapoints it executed);
 - 8 threads against serial for an I/O-bound predict (sleep 20 ms);
-- worker processes (one per core) against serial for a CPU-bound predict.
+- worker processes (one per core) against serial for a CPU-bound predict;
+- ``compare`` and ``rank`` of two runs of the default grid over the bundled dataset.
 
 It prints a table and the targets (TARGETS: the tracking overhead and parallel speed-ups the
 baked runner is held to), and writes every figure and ratio to a JSON file
@@ -45,6 +46,7 @@ TARGETS = [
     ("rerun <= 20% of the first run (10 ms predict)", "rerun_vs_first_10ms", "<=", 0.2),
     ("8 threads >= 6x serial (I/O-bound, 20 ms)", "threads_speedup", ">=", 6.0),
     ("no-op datapoints/s, batched, cache on >= 10,000", "batched_datapoints_per_s", ">=", 10000),
+    ("compare of two runs of the default grid < 5 s", "compare_s", "<=", 5.0),
 ]
 
 
@@ -69,6 +71,7 @@ def ratios(results: dict) -> dict:
         / results["processes_cpu"]["bare_pool_s"],
         "batched_datapoints_per_s": 1e6 / us["runner_batched_first"],
         "batched_rerun_datapoints_per_s": 1e6 / us["runner_batched_rerun"],
+        "compare_s": results["compare"]["compare_s"],
     }
 
 
@@ -100,6 +103,7 @@ def report(results: dict) -> str:
         speed = 1e6 / us[key]
         lines.append(f"  {label:50} {us[key]:13.1f} {speed:13,.0f} {us[key] / floor:16.2f}x")
     rerun, threads, procs = results["rerun_10ms"], results["threads_io"], results["processes_cpu"]
+    compared = results["compare"]
     lines += [
         "",
         f"Rerun of a completed grid, 10 ms predict, {rerun['n']} datapoints: first "
@@ -111,6 +115,9 @@ def report(results: dict) -> str:
         f"{procs['workers']} processes {procs['parallel_s']:.2f}s: {r['processes_speedup']:.1f}x "
         f"(a bare process pool on the same work: {r['bare_pool_speedup']:.1f}x; at most "
         f"{procs['workers']}, the core count, on an idle machine)",
+        f"compare, default grid ({compared['configurations']} configurations x "
+        f"{compared['n']} datapoints, recomputed): {compared['compare_s']:.1f}s; "
+        f"rank: {compared['rank_s']:.1f}s",
         "",
         "Targets (what tracking may cost, what parallelism must gain):",
     ]

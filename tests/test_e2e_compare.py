@@ -139,15 +139,19 @@ def test_a_worse_predict_is_marked_and_fails_the_gate(project, shared_python, ru
     assert expected_failures, "no datapoint fails: pick another FAIL"
     for config in configurations:
         mark = marks(config)
-        assert mark["accuracy"] == mark["correct/row"] == "worse", config["config_id"]
-        assert {mark[m] for m in ("latency_mean", "latency_p50", "latency/row")} == {"unchanged"}
+        assert mark["accuracy"] == "worse", config["config_id"]  # gated: primary + error_rate
+        # not gated: Holm over every other metric x configuration; a configuration with few
+        # correct answers to flip can stay inconclusive
+        assert mark["correct/row"] in ("worse", "inconclusive"), config["config_id"]
+        latency = {mark[m] for m in ("latency_mean", "latency_p50", "latency/row")}
+        assert latency <= {"unchanged", "inconclusive"}  # jitter alone: never worse or better
         # failed datapoints are reported with their ids, in B only, never dropped silently
         assert config["failed"]["a"] == [] and config["failed"]["b"] == expected_failures
         assert config["n_paired"] == LIMIT
         row = next(m for m in config["metrics"] if m["metric"] == "correct")
         assert row["n"] == LIMIT - len(expected_failures)  # pairs where neither failed
     regressed = {r["metric"] for r in result["regressions"]}
-    assert {"accuracy", "correct"} <= regressed <= {"accuracy", "correct", "error_rate"}
+    assert {"accuracy"} <= regressed <= {"accuracy", "error_rate"}  # the default gate
 
     png = project / "degraded.png"
     done = compare(
@@ -165,14 +169,16 @@ def test_noise_only_is_unchanged_and_passes_the_gate(project, shared_python, run
     assert result["regressions"] == []
     changed = 0
     for config in result["configurations"]:
-        assert set(marks(config).values()) == {"unchanged"}, config
+        assert set(marks(config).values()) <= {"unchanged", "inconclusive"}, config
         for metric in config["metrics"]:
             if metric["metric"] in LATENCY:
                 changed += metric["a"] != metric["b"]  # the noise is there ...
             else:
                 assert metric["a"] == metric["b"], metric  # ... and only in the latency
+                assert metric["mark"] == "unchanged", metric
     assert changed == 8 * len(LATENCY)
-    assert result["counts"]["metrics"]["unchanged"] == 8 * len(config["metrics"])
+    counts = result["counts"]["metrics"]
+    assert counts["worse"] == counts["better"] == 0
 
 
 def test_a_rerun_of_cache_hits_compares_equal(project, shared_python, runs):
@@ -237,4 +243,4 @@ def test_the_ci_baseline_step_gates_a_dev_run(project, shared_python):
     fresh_dev_run("drive.py", "broken", "9", "0", "1.0", "all", options=["--no-breaker"])
     broken = run(command, cwd=project, check=False)
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert re.search(r"Regressions: .*\baccuracy\b", broken.stdout)
+    assert re.search(r"Regressions .*\baccuracy\b", broken.stdout)

@@ -446,18 +446,18 @@ def compare_runs(
     ),
     engine: Engine = typer.Option(DEFAULT_ENGINE, help="xetrack engine that reads the db."),
     threshold: float = typer.Option(
-        0.05, help="Relative change within which a metric is unchanged."
+        0.05, help="Relative change within which a metric without its own threshold is unchanged."
     ),
     metric_threshold: list[str] = typer.Option(
-        None, help="NAME=VALUE: one metric's threshold (repeatable) [default: --threshold]."
+        None, help="NAME=VALUE: one metric's threshold (points for proportions; repeatable)."
     ),
     confidence: float = typer.Option(0.95, help="Level of the paired bootstrap interval."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples."),
     seed: int = typer.Option(0, help="Bootstrap seed (same inputs, same answer)."),
     gate: list[str] = typer.Option(
         None,
-        help="Metric --fail-on-regression checks (name, glob or 'primary'; repeatable) "
-        "[default: every metric].",
+        help="Metric --fail-on-regression checks (name, glob, '*' or 'primary'; repeatable) "
+        "[default: primary and error_rate].",
     ),
     fail_on_regression: bool = typer.Option(
         False, help="Exit 1 when a gated metric is significantly worse beyond its threshold."
@@ -480,7 +480,9 @@ def compare_runs(
         except ValueError:
             typer.echo(f"--metric-threshold {item!r}: expected NAME=NUMBER", err=True)
             raise typer.Exit(2) from None
-    options = comparing.Options(threshold, thresholds, confidence, resamples, seed)
+    options = comparing.Options(
+        threshold, thresholds, confidence, resamples, seed, gate=tuple(gate or ())
+    )
     try:
         comparison = comparing.compare(db, a, b, baseline_db, engine, options)
     except LookupError as error:
@@ -510,3 +512,59 @@ def clean_dev():
         path.unlink(missing_ok=True)
     result_cache.clear_all(runner.cache_dir_for(DEV_DB))
     typer.echo(f"removed {DEV_DB} and its cache")
+
+
+@app.command("rank")
+def rank_configurations(
+    run_selector: str = typer.Argument(
+        None, metavar="RUN", help="Run id, experiment name or git commit [default: the latest]."
+    ),
+    db: Path = typer.Option(RESULTS_DB, help="Results db."),
+    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ranking as JSON."),
+):
+    """Rank one run's configurations on the primary metric: the best, those within noise of it
+    and those significantly worse (paired tests on shared datapoints, Holm-corrected)."""
+    check_engine(engine)
+    import json
+
+    from .harness.compare import ranking
+
+    try:
+        result = ranking.rank(db, run_selector, engine)
+    except LookupError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"run {result['run']['track_id']}: configurations by {result['primary']}")
+    typer.echo(tabulate(ranking.rank_table(result), "keys", disable_numparse=True))
+
+
+@app.command("plan")
+def plan_sample_size(
+    delta: float = typer.Option(..., help="Difference in the primary metric to detect."),
+    power: float = typer.Option(0.8, help="Probability of detecting it."),
+    alpha: float = typer.Option(0.05, help="Two-sided significance level."),
+    comparisons: int = typer.Option(1, help="Comparisons tested at once (alpha is divided)."),
+    db: Path = typer.Option(DEV_DB, help="A dev or earlier run's db."),
+    run_selector: str = typer.Option(None, "--run", help="Run [default: the db's latest]."),
+    engine: str = typer.Option(ENGINE, help="sqlite or duckdb."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+):
+    """Datapoints needed to detect a difference in the primary metric (paired, at --power)."""
+    check_engine(engine)
+    import json
+
+    from .harness.compare import planning
+
+    if not (delta > 0 and 0 < power < 1 and 0 < alpha < 1 and comparisons >= 1):
+        typer.echo("plan: need --delta > 0, 0 < --power < 1, 0 < --alpha < 1", err=True)
+        raise typer.Exit(2)
+    try:
+        result = planning.plan(db, delta, power, alpha, comparisons, run_selector, engine)
+    except LookupError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(result, indent=2) if as_json else planning.describe(result))

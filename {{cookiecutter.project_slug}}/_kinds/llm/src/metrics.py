@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from .harness.shared_metrics import LATENCY_HIGHER_IS_BETTER, latency_summary
+from .harness.shared_metrics import LATENCY_HIGHER_IS_BETTER, LATENCY_THRESHOLDS, latency_summary
 
 PRIMARY = "accuracy"
 PRIMARY_LABEL = "accuracy (parsed answer matches; failed requests count as wrong)"
@@ -45,6 +45,19 @@ ROW_HIGHER_IS_BETTER = {
     "cost": False,
     "tokens": False,
 }
+PROPORTIONS = (  # absolute thresholds (points), Wilson intervals
+    "accuracy",
+    "exact_match",
+    "truncated_rate",
+    "error_rate",
+    "error_rate_timeout",
+    "error_rate_rate_limit",
+    "error_rate_server",
+    "error_rate_other",
+    "correct",
+    "exact",
+)
+THRESHOLDS = LATENCY_THRESHOLDS  # relative
 # "Answer: X", "answer is X", "The answer is X." (the last one wins)
 ANSWER = re.compile(r"\banswer\s*(?:is|:|=)\s*(.+)", re.IGNORECASE)
 

@@ -9,6 +9,7 @@ from sklearn.metrics import f1_score
 
 from .harness.shared_metrics import (
     LATENCY_HIGHER_IS_BETTER,
+    LATENCY_THRESHOLDS,
     correct_and_latency,
     latency_summary,
 )
@@ -23,6 +24,10 @@ HIGHER_IS_BETTER = {
     **LATENCY_HIGHER_IS_BETTER,  # latency_mean, latency_p50, _p95, _p99: lower is better
 }
 ROW_HIGHER_IS_BETTER = {"correct": True, "latency": False}
+PER_CLASS = True  # the report shows each class's precision and recall
+PROPORTIONS = ("accuracy", "error_rate", "correct")  # absolute thresholds, Wilson intervals
+ABSOLUTE_THRESHOLDS = {"macro_f1": 0.02}  # in [0, 1] like a proportion: two points
+THRESHOLDS = {**LATENCY_THRESHOLDS, "fit_seconds": 0.2}  # relative
 
 # Per datapoint, for comparisons: correct (1.0 or 0.0) and latency; None where it failed.
 row_values = correct_and_latency

@@ -14,7 +14,7 @@ adds the span of the requests it sent to the span of those sent before.
 import math
 from collections import defaultdict
 
-from .harness.shared_metrics import LATENCY_HIGHER_IS_BETTER, latency_summary
+from .harness.shared_metrics import LATENCY_HIGHER_IS_BETTER, LATENCY_THRESHOLDS, latency_summary
 
 PRIMARY = "requests_per_second"
 PRIMARY_LABEL = "requests per second (all requests of the level over its measured span)"
@@ -31,7 +31,9 @@ HIGHER_IS_BETTER = {
 ROW_HIGHER_IS_BETTER = {"latency": False}
 # Run-level figures vary with whatever else the machine is doing, which resampling requests
 # cannot see: `compare` calls them changed only beyond these relative thresholds.
+PROPORTIONS = ("error_rate",)  # an absolute threshold (points), a Wilson interval
 THRESHOLDS = {
+    **LATENCY_THRESHOLDS,
     "requests_per_second": 0.2,
     "successes_per_second": 0.2,
     "span_seconds": 0.2,

@@ -139,4 +139,4 @@ def test_every_metric_has_a_direction_and_failures_do_not_count_as_throughput():
     assert summary["error_rate"] == 0.25
     assert summary["cpu_percent_mean"] == pytest.approx((50 + 10) / 2)  # weighted by span
     assert metrics.row_values(results[3]) == {"latency": None}
-    assert set(metrics.THRESHOLDS) <= set(metrics.HIGHER_IS_BETTER)
+    assert set(metrics.THRESHOLDS) <= {*metrics.HIGHER_IS_BETTER, *metrics.ROW_HIGHER_IS_BETTER}

@@ -139,6 +139,39 @@ CONTRACT = (
     ),
     Name(
         "metrics.py",
+        "PROPORTIONS",
+        "PROPORTIONS: tuple[str, ...]",
+        "The metrics that are proportions (accuracy, error rates; per datapoint: 0/1 values): "
+        "their 95% interval is Wilson's, their threshold absolute, in points "
+        "(ABSOLUTE_THRESHOLDS, default 0.02: two points).",
+        without="every metric has a bootstrap interval and a relative threshold",
+    ),
+    Name(
+        "metrics.py",
+        "ABSOLUTE_THRESHOLDS",
+        "ABSOLUTE_THRESHOLDS: dict[str, float]",
+        "Absolute change (points of a proportion) beyond which compare calls a metric changed; "
+        "a metric here is judged by this rather than by a relative threshold.",
+        without="each metric of PROPORTIONS: 0.02; every other metric: a relative threshold",
+    ),
+    Name(
+        "metrics.py",
+        "PER_CLASS",
+        "PER_CLASS: bool",
+        "True for a classifier (prediction and ground_truth are class labels): the report adds "
+        "each class's precision and recall for the best configuration.",
+        without="no per-class table",
+    ),
+    Name(
+        "metrics.py",
+        "GROUP",
+        "GROUP: str",
+        "The result field naming a datapoint's cluster (questions of one passage, requests of "
+        "one user): intervals resample whole clusters.",
+        without="datapoints are resampled one by one",
+    ),
+    Name(
+        "metrics.py",
         "extra_plots",
         "extra_plots(metrics, predictions, labels, folder) -> list[tuple[str, str]]",
         "The kind's own report plots: saved in folder, returned as (title, file name). "
@@ -151,6 +184,10 @@ CONTRACT = (
 # Optional names, with what the machinery does when a kind leaves them out (CONTRACT says).
 ROW_HIGHER_IS_BETTER = getattr(metrics_module, "ROW_HIGHER_IS_BETTER", {})
 THRESHOLDS = getattr(metrics_module, "THRESHOLDS", {})
+PROPORTIONS = tuple(getattr(metrics_module, "PROPORTIONS", ()))
+ABSOLUTE_THRESHOLDS = getattr(metrics_module, "ABSOLUTE_THRESHOLDS", {})
+GROUP = getattr(metrics_module, "GROUP", None)
+PER_CLASS = bool(getattr(metrics_module, "PER_CLASS", False))
 extra_plots = getattr(metrics_module, "extra_plots", None)
 level_monitor = getattr(predict_module, "level_monitor", None)
 TIMEOUT_SECONDS = getattr(predict_module, "TIMEOUT_SECONDS", 0.0)
@@ -208,15 +245,27 @@ def check(name: str, value, present: dict) -> list[str]:
             return [f"{name}: expected a dict of metric name -> bool"]
         wrong = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, bool)]
         return [f"{name}: {k!r} -> {value[k]!r} is not metric name -> bool" for k in wrong]
-    if name == "THRESHOLDS":
+    if name == "PROPORTIONS":
+        known = {
+            **declared(present, "HIGHER_IS_BETTER"),
+            **declared(present, "ROW_HIGHER_IS_BETTER"),
+        }
+        if isinstance(value, str) or not isinstance(value, (tuple, list, set, frozenset)):
+            return ["PROPORTIONS: expected a tuple of metric names"]
+        return [f"PROPORTIONS: {k!r} is not a declared metric" for k in value if k not in known]
+    if name == "PER_CLASS":
+        return [] if isinstance(value, bool) else [f"PER_CLASS = {value!r}: expected a bool"]
+    if name == "GROUP":
+        return [] if isinstance(value, str) and value else [f"GROUP = {value!r}: expected a str"]
+    if name in ("THRESHOLDS", "ABSOLUTE_THRESHOLDS"):
         if not isinstance(value, dict):
-            return ["THRESHOLDS: expected a dict of metric name -> relative threshold"]
+            return [f"{name}: expected a dict of metric name -> threshold"]
         known = {
             **declared(present, "HIGHER_IS_BETTER"),
             **declared(present, "ROW_HIGHER_IS_BETTER"),
         }
         return [
-            f"THRESHOLDS: {k!r} -> {v!r}: expected a declared metric -> a number >= 0"
+            f"{name}: {k!r} -> {v!r}: expected a declared metric -> a number >= 0"
             for k, v in value.items()
             if k not in known or isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0
         ]
@@ -262,11 +311,15 @@ def record_problems(name: str, value) -> list[str]:
 
 
 __all__ = [
+    "ABSOLUTE_THRESHOLDS",
     "CONTRACT",
     "EXPERIMENT",
+    "GROUP",
     "HIGHER_IS_BETTER",
     "PRIMARY",
+    "PER_CLASS",
     "PRIMARY_LABEL",
+    "PROPORTIONS",
     "ROW_HIGHER_IS_BETTER",
     "THRESHOLDS",
     "TIMEOUT_SECONDS",

@@ -21,6 +21,7 @@ from .compare.runs import previous_run, runs  # noqa: E402
 from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
+from .report_stats import uncertainty_sections  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
 
 LATENCY_COLUMNS = ["latency_mean", "latency_p50", "latency_p95", "latency_p99"]
@@ -214,14 +215,31 @@ def comparison_section(
         predictions[predictions["track_id"] == track_id],
         {**this, "selector": track_id, "db": str(db)},
     )
-    plot(comparison, Path(folder) / "compare.png")
     title = "Compared with the previous run"
+    if same_results(comparison):
+        return [f"## {title}", "", same_results(comparison), ""]
+    plot(comparison, Path(folder) / "compare.png")
     text = markdown(comparison, level=2, title=title, image="compare.png")
     hint = (
         f"Any two runs: `python -m {PACKAGE} compare A B` (`--markdown`, `--json`); "
         'README, "Comparing runs".'
     )
     return [*text.rstrip("\n").splitlines(), "", hint, ""]
+
+
+def same_results(comparison: dict) -> str:
+    """One line when the run repeats the previous one exactly (a cache replay), else ""."""
+    configurations = comparison["configurations"]
+    if not configurations or any(c["status"] != "both" for c in configurations):
+        return ""
+    if any(
+        m["reason"] != "equal" and m["mark"] != "n/a" for c in configurations for m in c["metrics"]
+    ):
+        return ""
+    return (
+        f"Same results as run `{comparison['a']['track_id']}`: every metric of all "
+        f"{len(configurations)} configurations is equal (a replay of cached results)."
+    )
 
 
 def write_report(
@@ -243,6 +261,7 @@ def write_report(
         *heading_lines(experiment, track_id, run),
         *configurations_section(metrics),
         *metrics_section(metrics),
+        *uncertainty_sections(run, folder),  # intervals, ranking, error bars
         *latency_section(),
         *extra_plot_sections(extra),
         *errors_section(run),

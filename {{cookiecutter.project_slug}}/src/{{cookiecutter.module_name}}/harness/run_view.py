@@ -7,6 +7,9 @@ import math
 
 from tabulate import tabulate
 
+from .compare.stats import wilson
+from .kind import PROPORTIONS
+
 PARAMS_PREFIX = "params_"
 LATENCY = "latency_p50"
 
@@ -25,8 +28,18 @@ def milliseconds(seconds) -> float | None:
     return seconds * 1000
 
 
+def with_interval(metric: dict, name: str):
+    """A proportion with its 95% Wilson interval, as text; other values as they are."""
+    value, n = metric.get(name), metric.get("n")
+    if name not in PROPORTIONS or value is None or not n or math.isnan(value):
+        return value
+    low, high = wilson(round(value * n), n)
+    return f"{value:.4g} [{low:.3g}, {high:.3g}]"
+
+
 def table_rows(metrics: list[dict], errors: dict, primary: str) -> list[dict]:
-    """One row per configuration: varying params, primary metric, failures, latency (ms), n."""
+    """One row per configuration: varying params, primary metric and error rate (with their 95%
+    intervals when they are proportions), failures, latency (ms), n."""
     params = varying_params(metrics)
     rows = []
     for metric in metrics:
@@ -35,7 +48,8 @@ def table_rows(metrics: list[dict], errors: dict, primary: str) -> list[dict]:
         rows.append(
             {
                 **{name.removeprefix(PARAMS_PREFIX): metric.get(name) for name in params},
-                primary: metric.get(primary),
+                primary: with_interval(metric, primary),
+                "error_rate": with_interval(metric, "error_rate"),
                 "failed": sum(counts.values()),
                 "top errors": ", ".join(f"{name} x{count}" for name, count in top),
                 "latency_p50_ms": milliseconds(metric.get(LATENCY)),

@@ -9,6 +9,8 @@ LATENCY_HIGHER_IS_BETTER = {
     "latency_p95": False,
     "latency_p99": False,
 }
+# Latency varies with the machine's load: a relative threshold of 10% (per datapoint: "latency").
+LATENCY_THRESHOLDS = {**dict.fromkeys(LATENCY_HIGHER_IS_BETTER, 0.10), "latency": 0.10}
 
 
 def latency_summary(latencies: list[float], missing=None) -> dict:

@@ -13,11 +13,12 @@ every benchmark kind; it reads the db through ``..tracking`` and never imports t
 from .core import ONLY_A, ONLY_B, compare, compare_rows, gated, regressions
 from .png import plot
 from .runs import previous_run, select
-from .stats import BETTER, NO_VALUE, UNCHANGED, WORSE, Options
+from .stats import BETTER, INCONCLUSIVE, NO_VALUE, UNCHANGED, WORSE, Options
 from .text import markdown, render, to_json
 
 __all__ = [
     "BETTER",
+    "INCONCLUSIVE",
     "NO_VALUE",
     "ONLY_A",
     "ONLY_B",

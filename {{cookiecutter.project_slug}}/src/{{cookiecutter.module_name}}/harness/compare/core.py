@@ -13,7 +13,6 @@ never dropped silently.
 """
 
 import fnmatch
-import math
 import zlib
 from dataclasses import asdict
 from pathlib import Path
@@ -22,16 +21,17 @@ import numpy as np
 
 from .. import kind
 from ..tracking import is_result_column
+from .fast import latency_intervals
 from .runs import select
 from .stats import (
-    BETTER,
+    MARKS,
     MIN_PAIRS,
     NO_VALUE,
-    UNCHANGED,
     WORSE,
     Options,
-    beyond_threshold,
+    Threshold,
     decide,
+    holm,
     known,
     paired_bootstrap,
     plain,
@@ -71,11 +71,8 @@ def config_params(rows) -> dict:
 
 
 def metric_entry(name, per, higher, a, b, threshold, interval=None, n=0, mark=None) -> dict:
+    """One metric of one configuration; its mark is set by ``mark_all`` (Holm over all)."""
     ratio, change = ratio_and_change(a, b)
-    if mark is None:
-        mark, reason = decide(a, b, interval, threshold, higher, n)
-    else:
-        reason = "no datapoint in both runs" if mark == NO_VALUE else mark
     return {
         "metric": name,
         "per": per,
@@ -84,16 +81,38 @@ def metric_entry(name, per, higher, a, b, threshold, interval=None, n=0, mark=No
         "b": plain(b),
         "ratio": plain(ratio),
         "change": plain(change),
-        "threshold": threshold,
+        "threshold": None if threshold is None else threshold.value,
+        "absolute": None if threshold is None else threshold.absolute,
         "diff": None if interval is None else plain(interval.diff),
         "ci": None if interval is None else [plain(interval.low), plain(interval.high)],
         "p_value": None if interval is None else plain(interval.p_value),
-        "p_beyond": None if interval is None else plain(interval.p_beyond),
+        "p_holm": None,
         "resamples": None if interval is None else interval.resamples,
         "n": n,
         "mark": mark,
-        "reason": reason,
+        "reason": "no datapoint in both runs" if mark == NO_VALUE else mark,
+        "_interval": interval,
     }
+
+
+def mark_all(configurations: list[dict], gate) -> None:
+    """Holm's correction over the metric x configuration pairs tested, in two families (the
+    gated metrics, the others), then each metric's mark."""
+    tested = [
+        m for c in configurations for m in c["metrics"] if m["mark"] is None and m["_interval"]
+    ]
+    for family in (True, False):
+        members = [m for m in tested if gated(m["metric"], gate) == family]
+        for m, p in zip(members, holm([m["p_value"] for m in members]), strict=True):
+            m["p_holm"] = p
+    for c in configurations:
+        for m in c["metrics"]:
+            interval = m.pop("_interval")
+            if m["mark"] is None:
+                threshold = Threshold(m["threshold"], m["absolute"])
+                m["mark"], m["reason"] = decide(
+                    m["a"], m["b"], interval, threshold, m["higher_is_better"], m["n"], m["p_holm"]
+                )
 
 
 def side_entries(results_a: list[dict], results_b: list[dict], mark: str) -> list[dict]:
@@ -145,17 +164,22 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
         entry["metrics"] = side_entries(list(by_a.values()), list(by_b.values()), mark)
         return entry
 
-    seed = [options.seed, zlib.crc32(config_id.encode())]
     results_a, results_b = [by_a[k] for k in paired], [by_b[k] for k in paired]
+    groups = [results_a[i].get(kind.GROUP) for i in range(len(paired))] if kind.GROUP else None
     summary_a, summary_b = summary(results_a), summary(results_b)
-    # Intervals only where they can matter: a change beyond its threshold.
-    margins = {}
-    for name in kind.HIGHER_IS_BETTER:
-        a, b = summary_a.get(name), summary_b.get(name)
-        threshold = options.threshold_for(name)
-        if a is not None and b is not None and a != b and beyond_threshold(a, b, threshold):
-            margins[name] = math.copysign(threshold * abs(a), b - a)
-    intervals = resample_summaries(results_a, results_b, margins, options, seed) if margins else {}
+    # Intervals where they can matter: a metric that changed. Seeds name the metric only.
+    changed = [
+        name
+        for name in kind.HIGHER_IS_BETTER
+        if known(summary_a.get(name)) is not None
+        and known(summary_b.get(name)) is not None
+        and summary_a[name] != summary_b[name]
+    ]
+    seed = [options.seed, zlib.crc32(" ".join(changed).encode())]
+    intervals = latency_intervals(results_a, results_b, changed, options, seed, groups)
+    rest = [name for name in changed if name not in intervals]  # through the kind's summarize
+    if rest:
+        intervals.update(resample_summaries(results_a, results_b, rest, options, seed, groups))
     metrics = [
         metric_entry(
             name,
@@ -172,24 +196,35 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
     values_a = [kind.row_values(r) for r in results_a]
     values_b = [kind.row_values(r) for r in results_b]
     for name, higher in row_directions().items():
-        pairs = [
-            (x, y)
-            for x, y in (
-                (known(va.get(name)), known(vb.get(name)))
-                for va, vb in zip(values_a, values_b, strict=True)
+        kept = [
+            (x, y, g)
+            for x, y, g in (
+                (known(va.get(name)), known(vb.get(name)), None if groups is None else groups[i])
+                for i, (va, vb) in enumerate(zip(values_a, values_b, strict=True))
             )
             if x is not None and y is not None
         ]
-        if not pairs:
-            metrics.append(metric_entry(name, "datapoint", higher, None, None, None))
+        if not kept:
+            metrics.append(metric_entry(name, "datapoint", higher, None, None, None, mark=NO_VALUE))
             continue
-        a, b = (np.asarray(side, dtype=float) for side in zip(*pairs, strict=True))
-        threshold = options.threshold_for(name)
-        margin = threshold * abs(a.mean())
-        interval = paired_bootstrap(a, b, options.resamples, seed, options.confidence, margin)
+        a, b = (np.asarray(side, dtype=float) for side in list(zip(*kept, strict=True))[:2])
+        interval = None
+        if not np.array_equal(a, b):
+            seed = [options.seed, zlib.crc32(name.encode())]
+            kept_groups = None if groups is None else [g for _, _, g in kept]
+            interval = paired_bootstrap(
+                a, b, options.resamples, seed, options.confidence, kept_groups
+            )
         metrics.append(
             metric_entry(
-                name, "datapoint", higher, a.mean(), b.mean(), threshold, interval, len(pairs)
+                name,
+                "datapoint",
+                higher,
+                a.mean(),
+                b.mean(),
+                options.threshold_for(name),
+                interval,
+                len(kept),
             )
         )
     entry["metrics"] = metrics
@@ -209,17 +244,18 @@ def compare_rows(rows_a, run_a: dict, rows_b, run_b: dict, options: Options | No
         )
         for config_id in config_ids
     ]
+    mark_all(configurations, list(options.gate))
     order = {"both": 0, ONLY_A: 1, ONLY_B: 2}
     configurations.sort(key=lambda c: (order[c["status"]], label(c)))
     marks = [m["mark"] for c in configurations for m in c["metrics"] if c["status"] == "both"]
     return {
         "a": run_a,
         "b": run_b,
-        "options": {**asdict(options), "min_pairs": MIN_PAIRS},
+        "options": {**asdict(options), "min_pairs": MIN_PAIRS, "holm": True},
         "primary": kind.PRIMARY,
         "configurations": configurations,
         "counts": {
-            "metrics": {mark: marks.count(mark) for mark in (WORSE, BETTER, UNCHANGED, NO_VALUE)},
+            "metrics": {mark: marks.count(mark) for mark in MARKS},
             "configurations": {
                 status: sum(c["status"] == status for c in configurations) for status in order
             },
@@ -241,12 +277,13 @@ def compare(
     return compare_rows(rows_a, run_a, rows_b, run_b, options)
 
 
+DEFAULT_GATE = ("primary", "error_rate")  # what --fail-on-regression checks without --gate
+
+
 def gated(metric: str, gate: list[str] | None) -> bool:
-    """Whether --fail-on-regression checks ``metric``: every metric without a gate; else names,
-    globs (``latency_*``) or ``primary`` (the kind's PRIMARY)."""
-    if not gate:
-        return True
-    patterns = [kind.PRIMARY if g == "primary" else g for g in gate]
+    """Whether --fail-on-regression checks ``metric``: names, globs (``latency_*``, ``*`` for
+    every metric) or ``primary`` (the kind's PRIMARY); without a gate, DEFAULT_GATE."""
+    patterns = [kind.PRIMARY if g == "primary" else g for g in (gate or DEFAULT_GATE)]
     return any(fnmatch.fnmatchcase(metric, pattern) for pattern in patterns)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import row_directions
-from .stats import BETTER, WORSE
+from .stats import BETTER, INCONCLUSIVE, WORSE
 
 
 def plot(comparison: dict, path: Path) -> Path:
@@ -32,7 +32,7 @@ def plot(comparison: dict, path: Path) -> Path:
         for c in configurations
     ]
     y = np.arange(len(configurations))
-    colors = {WORSE: "tab:red", BETTER: "tab:green"}
+    colors = {WORSE: "tab:red", BETTER: "tab:green", INCONCLUSIVE: "tab:orange"}
     fig, axes = plt.subplots(
         1, len(panels), figsize=(5 * len(panels) + 2, 0.7 * len(configurations) + 2), sharey=True
     )

@@ -1,11 +1,22 @@
-"""The statistics of the decision: better, worse or unchanged, beyond noise.
+"""The statistics of the decision: better, worse, unchanged or inconclusive.
 
-A metric is *better* or *worse* only when its relative change is beyond the threshold AND the
-paired bootstrap interval of B - A (datapoints resampled, fixed seed) lies beyond it too AND
-noise rarely makes a difference as large as the change's excess over the threshold (a paired
-permutation test, A and B swapped within random pairs: p < 1 - confidence). Otherwise it is
-*unchanged*: a change noise could make, or one that could be within the threshold. So noise
-alone does not flag a change, even with many metrics x configurations tested at once.
+For a metric of two runs (B - A over the datapoints both ran, paired by identity):
+
+- the 95% interval of B - A: a percentile bootstrap (paired datapoints resampled together, or
+  whole clusters when the kind declares a GROUP field);
+- the p-value of B - A: a paired permutation test (A and B swapped within random pairs), two
+  sided, from the normal approximation of its null distribution. For a mean of paired values
+  the null's standard deviation is exact, sqrt(sum d_i^2) / n (for 0/1 values: McNemar's test);
+  for any other statistic it is the standard deviation of ``resamples`` random swaps;
+- p-values adjusted with Holm's method over the metric x configuration pairs tested at once, in
+  two families: the metrics the gate checks (default: the primary metric and error_rate, so a
+  CI gate keeps its power) and all the others;
+- the threshold: absolute (points, for proportions) or relative to A (latency, cost, ...).
+
+The mark: *unchanged* when the interval lies within +-threshold; *worse*/*better* when the change
+is significant after Holm (adjusted p < 1 - confidence) and its estimate is beyond the threshold;
+*inconclusive* otherwise (significant but small, or not significant with an interval too wide to
+rule the threshold out: more datapoints would tell).
 """
 
 import math
@@ -15,12 +26,20 @@ import numpy as np
 
 from .. import kind
 
-BETTER, WORSE, UNCHANGED, NO_VALUE = "better", "worse", "unchanged", "n/a"
-THRESHOLD = 0.05  # relative change below which a metric is unchanged
+BETTER, WORSE, UNCHANGED, INCONCLUSIVE, NO_VALUE = (
+    "better",
+    "worse",
+    "unchanged",
+    "inconclusive",
+    "n/a",
+)
+MARKS = (WORSE, BETTER, INCONCLUSIVE, UNCHANGED, NO_VALUE)
+THRESHOLD = 0.05  # relative change within which a metric is unchanged (metrics without their own)
+ABSOLUTE = 0.02  # absolute change (points) within which a proportion is unchanged
 CONFIDENCE = 0.95
 RESAMPLES = 1000
-MIN_PAIRS = 5  # fewer paired datapoints than this: no change is significant
-SETTLED = 300  # summarize resamples after which a change none contradicts is settled
+SUMMARY_RESAMPLES = 200  # rounds of summarize (4 calls each) for per-configuration metrics
+MIN_PAIRS = 5  # fewer paired datapoints than this: nothing is decided
 
 
 def known(value):
@@ -48,59 +67,73 @@ def summary(results: list[dict]) -> dict:
 
 
 @dataclass(frozen=True)
+class Threshold:
+    value: float
+    absolute: bool  # points (proportions) rather than a fraction of A
+
+    def margin(self, a: float) -> float:
+        return self.value if self.absolute else self.value * abs(a)
+
+    def __str__(self) -> str:
+        return f"{self.value:g} abs" if self.absolute else f"{self.value * 100:g}%"
+
+
+@dataclass(frozen=True)
 class Options:
     threshold: float = THRESHOLD  # relative, for every metric without its own
-    thresholds: dict = field(default_factory=dict)  # metric name -> relative threshold
+    thresholds: dict = field(default_factory=dict)  # metric name -> its threshold's value
     confidence: float = CONFIDENCE
     resamples: int = RESAMPLES
     seed: int = 0
+    summary_resamples: int = SUMMARY_RESAMPLES  # summarize is the kind's code: not vectorised
+    gate: tuple = ()  # what --fail-on-regression checks (default: primary, error_rate)
 
-    def threshold_for(self, metric: str) -> float:
-        declared = kind.THRESHOLDS  # a kind may declare noisier metrics
-        return float(self.thresholds.get(metric, declared.get(metric, self.threshold)))
+    def threshold_for(self, metric: str) -> Threshold:
+        """The metric's threshold: absolute for ABSOLUTE_THRESHOLDS and PROPORTIONS, else
+        relative (the kind's THRESHOLDS, else ``threshold``); ``thresholds`` overrides values."""
+        if metric in kind.ABSOLUTE_THRESHOLDS or metric in kind.PROPORTIONS:
+            value = kind.ABSOLUTE_THRESHOLDS.get(metric, ABSOLUTE)
+            return Threshold(float(self.thresholds.get(metric, value)), True)
+        value = kind.THRESHOLDS.get(metric, self.threshold)
+        return Threshold(float(self.thresholds.get(metric, value)), False)
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A difference B - A, with its noise: a bootstrap interval at ``confidence`` and two
-    p-values of a paired permutation test (A and B swapped within random pairs: what noise
-    alone makes). ``p_value``: how often noise makes a difference as large; ``p_beyond``: how
-    often noise makes one as large as the difference's excess over the threshold's margin."""
+    """A difference B - A with its ``confidence`` interval (bootstrap) and two-sided p-value
+    (paired permutation test, normal approximation)."""
 
     diff: float
     low: float
     high: float
     p_value: float
-    p_beyond: float
     confidence: float = CONFIDENCE
     resamples: int = 0
 
 
-def at_least(values: np.ndarray, size: float) -> int:
-    """How many of ``values`` are at least ``size`` away from 0 (NaN: never)."""
-    if size <= 0:
-        return int(np.count_nonzero(~np.isnan(values)))
-    return int(np.count_nonzero(np.abs(values) >= size * (1 - 1e-9)))  # ties count
+def normal_p(diff: float, null_sd: float) -> float:
+    """Two-sided p of ``diff`` under a null distribution centred on 0 with ``null_sd``."""
+    if diff == 0 or not np.isfinite(diff):
+        return 1.0
+    if not null_sd > 0:
+        return 0.0  # every swap gives the same nonzero difference: no noise at all
+    return math.erfc(abs(diff) / null_sd / math.sqrt(2))
 
 
-def interval_from(
-    diff: float,
-    boot: np.ndarray,
-    permuted: np.ndarray,
-    margin: float,
-    confidence: float,
-) -> Interval:
-    """``Interval`` of ``diff`` from bootstrap and permutation differences (NaN: undefined)."""
-    drawn = len(permuted)
-    p_value = min(1.0, (at_least(permuted, abs(diff)) + 1) / (drawn + 1))
-    p_beyond = min(1.0, (at_least(permuted, abs(diff) - abs(margin)) + 1) / (drawn + 1))
+def quantiles(boot: np.ndarray, confidence: float) -> tuple[float, float]:
     boot = boot[~np.isnan(boot)]
-    low, high = (
-        np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
-        if boot.size
-        else (np.nan, np.nan)
-    )
-    return Interval(float(diff), float(low), float(high), p_value, p_beyond, confidence, int(drawn))
+    if not boot.size:
+        return math.nan, math.nan
+    low, high = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
+
+
+def cluster_sums(values: np.ndarray, groups) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of ``values``, count) per cluster; each value its own cluster without ``groups``."""
+    if groups is None:
+        return values, np.ones(values.size)
+    _, index = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    return np.bincount(index, weights=values), np.bincount(index).astype(float)
 
 
 def paired_bootstrap(
@@ -109,54 +142,61 @@ def paired_bootstrap(
     resamples: int = RESAMPLES,
     seed=0,
     confidence: float = CONFIDENCE,
-    margin: float = 0.0,
+    groups=None,
 ) -> Interval:
-    """Mean of b - a over paired values: bootstrap interval (pairs resampled ``resamples``
-    times) and sign-flip permutation p-values (each pair's difference negated at random)."""
+    """Mean of b - a over paired values: the bootstrap interval (pairs, or clusters of pairs
+    when ``groups`` names each pair's cluster, resampled ``resamples`` times) and the p-value
+    of the sign-flip permutation test (exact null sd: sqrt(sum of squared cluster sums) / n)."""
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     if d.size == 0:
         raise ValueError("no paired values")
     mean = float(d.mean())
+    sums, counts = cluster_sums(d, groups)
+    null_sd = float(np.sqrt(np.sum(sums**2)) / d.size)
     rng = np.random.default_rng(seed)
-    chunk = max(1, 2_000_000 // d.size)  # bounded memory for large datasets
-    boot, flipped = [], []
+    chunk = max(1, 2_000_000 // sums.size)  # bounded memory for large datasets
+    boot = []
     for start in range(0, resamples, chunk):
-        size = (min(chunk, resamples - start), d.size)
-        if np.all(d == d[0]):  # no spread: every resample has the same mean
-            boot.append(np.full(size[0], mean))
-        else:
-            boot.append(d[rng.integers(0, d.size, size=size)].mean(axis=1))
-        flipped.append((d * rng.choice((-1.0, 1.0), size=size)).mean(axis=1))
-    return interval_from(mean, np.concatenate(boot), np.concatenate(flipped), margin, confidence)
+        picked = rng.integers(0, sums.size, size=(min(chunk, resamples - start), sums.size))
+        boot.append(sums[picked].sum(axis=1) / counts[picked].sum(axis=1))
+    low, high = quantiles(np.concatenate(boot), confidence)
+    if np.all(d == d[0]):  # no spread: the interval is the value (no rounding noise)
+        low = high = mean
+    return Interval(mean, low, high, normal_p(mean, null_sd), confidence, int(resamples))
+
+
+def cluster_draws(rng, n: int, groups, size: int) -> list[np.ndarray]:
+    """``size`` bootstrap draws of row indices: rows, or whole clusters of ``groups``."""
+    if groups is None:
+        return list(rng.integers(0, n, size=(size, n)))
+    _, index = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    members = [np.flatnonzero(index == g) for g in range(index.max() + 1)]
+    picked = rng.integers(0, len(members), size=(size, len(members)))
+    return [np.concatenate([members[g] for g in row]) for row in picked]
 
 
 def resample_summaries(
     results_a: list[dict],
     results_b: list[dict],
-    margins: dict[str, float],
+    names: list[str],
     options: Options,
     seed,
-    batch: int = 100,
+    groups=None,
 ) -> dict[str, Interval]:
-    """``Interval`` of summarize(B) - summarize(A) for each metric of ``margins``.
-
-    Each round draws a bootstrap resample of the paired datapoints and a permutation (A and B
-    swapped within random pairs): two summarize calls each. ``margins`` maps each metric to
-    the change its interval must clear to matter (threshold x A, signed like the change).
-    Rounds stop early once every metric is settled: surely unchanged (more resamples on the
-    wrong side of its margin than the interval's tail holds, or enough permutations beyond its
-    excess for p >= 1 - confidence: the full run could not say otherwise), or none of either
-    in the first ``SETTLED`` rounds. Intervals then use the rounds drawn so far.
-    """
-    names = list(margins)
+    """``Interval`` of summarize(B) - summarize(A) for each metric of ``names``: each round
+    draws a bootstrap resample of the paired datapoints (clusters with ``groups``) and a
+    permutation (A and B swapped within random pairs, or clusters): two summarize calls each.
+    p: the observed difference against the permutations' standard deviation."""
     point_a, point_b = summary(results_a), summary(results_b)
     observed = [point_b[name] - point_a[name] for name in names]
-    n, total = len(results_a), options.resamples
-    tail = math.ceil((total - 1) * (1 - options.confidence) / 2) + 1
-    not_significant = math.ceil((1 - options.confidence) * (total + 1) - 1)
+    n, total = len(results_a), min(options.resamples, options.summary_resamples)
     rng = np.random.default_rng(seed)
     boot = np.full((total, len(names)), np.nan)
     permuted = np.full((total, len(names)), np.nan)
+    if groups is None:
+        cluster = np.arange(n)
+    else:
+        cluster = np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1]
 
     def differences(sa: dict, sb: dict) -> list[float]:
         return [
@@ -164,42 +204,64 @@ def resample_summaries(
             for name in names
         ]
 
-    drawn = 0
-    while drawn < total:
-        for r in range(drawn, min(drawn + batch, total)):
-            picked = rng.integers(0, n, size=n)
-            boot[r] = differences(
-                summary([results_a[i] for i in picked]), summary([results_b[i] for i in picked])
-            )
-            swap = rng.random(n) < 0.5
-            pairs = list(zip(results_a, results_b, swap, strict=True))
-            permuted[r] = differences(
-                summary([y if s else x for x, y, s in pairs]),
-                summary([x if s else y for x, y, s in pairs]),
-            )
-        drawn = min(drawn + batch, total)
-        settled = []
-        for j, margin in enumerate(margins.values()):
-            column = boot[:drawn, j]
-            wrong = np.count_nonzero(column <= margin if margin >= 0 else column >= margin)
-            beyond = at_least(permuted[:drawn, j], abs(observed[j]) - abs(margin))
-            settled.append(
-                wrong >= tail
-                or beyond >= not_significant
-                or (wrong == 0 and beyond == 0 and drawn >= SETTLED)
-            )
-        if all(settled):
-            break
-    return {
-        name: interval_from(
-            observed[j], boot[:drawn, j], permuted[:drawn, j], margins[name], options.confidence
+    for r, picked in enumerate(cluster_draws(rng, n, groups, total)):
+        boot[r] = differences(
+            summary([results_a[i] for i in picked]), summary([results_b[i] for i in picked])
         )
-        for j, name in enumerate(names)
-    }
+        swap = (rng.random(cluster.max() + 1) < 0.5)[cluster]
+        pairs = list(zip(results_a, results_b, swap, strict=True))
+        permuted[r] = differences(
+            summary([y if s else x for x, y, s in pairs]),
+            summary([x if s else y for x, y, s in pairs]),
+        )
+    intervals = {}
+    for j, name in enumerate(names):
+        low, high = quantiles(boot[:, j], options.confidence)
+        null = permuted[:, j][~np.isnan(permuted[:, j])]
+        null_sd = float(np.sqrt(np.mean(null**2))) if null.size else math.nan
+        p = normal_p(observed[j], null_sd) if null.size else 1.0
+        intervals[name] = Interval(observed[j], low, high, p, options.confidence, total)
+    return intervals
 
 
-def beyond_threshold(a: float, b: float, threshold: float) -> bool:
-    return abs(b - a) > threshold * abs(a)  # any change from 0 is beyond
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order): the k-th smallest of m is multiplied by
+    m - k + 1, kept non-decreasing, capped at 1."""
+    order = np.argsort(p_values, kind="stable")
+    m = len(p_values)
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def wilson(successes: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes`` / ``n``."""
+    if n <= 0:
+        return math.nan, math.nan
+    z = float(np.sqrt(2) * erfinv(confidence))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def erfinv(y: float) -> float:
+    """Inverse error function (Newton's method on math.erf; |y| < 1)."""
+    x = 0.0
+    for _ in range(60):
+        step = (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
+        x -= step
+        if abs(step) < 1e-15:
+            break
+    return x
+
+
+def z_of(probability: float) -> float:
+    """The standard normal quantile of ``probability``."""
+    return math.sqrt(2) * erfinv(2 * probability - 1)
 
 
 def share(value: float) -> str:
@@ -207,31 +269,37 @@ def share(value: float) -> str:
 
 
 def decide(
-    a, b, interval: Interval | None, threshold: float, higher_is_better: bool, n: int = MIN_PAIRS
+    a,
+    b,
+    interval: Interval | None,
+    threshold: Threshold,
+    higher_is_better: bool,
+    n: int = MIN_PAIRS,
+    p_adjusted: float | None = None,
 ) -> tuple[str, str]:
-    """(mark, reason): better/worse only for a change beyond the threshold, beyond noise.
+    """(mark, reason) of a change from ``a`` to ``b`` (see the module's docstring).
 
-    Three conditions, all needed: the change is beyond ``threshold`` (relative to A); its
-    bootstrap interval lies beyond the threshold too; and noise (the paired permutations)
-    rarely makes a difference as large as the change's excess over the threshold
-    (p_beyond < 1 - confidence). The permutation test holds for any statistic, a tail
-    percentile of few datapoints included, where a bootstrap interval is too narrow.
+    ``p_adjusted``: the interval's p-value after Holm's correction (default: as it is).
     """
     if a is None or b is None:
         return NO_VALUE, "no value"
     if a == b:
         return UNCHANGED, "equal"
-    if not beyond_threshold(a, b, threshold):
-        return UNCHANGED, f"within {share(threshold)}"
     if n < MIN_PAIRS:
-        return UNCHANGED, f"fewer than {MIN_PAIRS} datapoints"
-    if interval is None:
-        return UNCHANGED, "not tested"
-    margin = threshold * abs(a)
-    clears = interval.low > margin or interval.high < -margin
-    if not clears or interval.p_beyond >= 1 - interval.confidence:
-        return UNCHANGED, "noise"
-    return (BETTER if (b > a) == higher_is_better else WORSE), "significant"
+        return INCONCLUSIVE, f"fewer than {MIN_PAIRS} datapoints"
+    if interval is None or not np.isfinite(interval.low):
+        return INCONCLUSIVE, "no interval"
+    margin = threshold.margin(a)
+    if -margin <= interval.low and interval.high <= margin:
+        return UNCHANGED, f"interval within {threshold}"
+    p = interval.p_value if p_adjusted is None else p_adjusted
+    significant = p < 1 - interval.confidence
+    if significant and abs(b - a) > margin:
+        mark = BETTER if (b > a) == higher_is_better else WORSE
+        return mark, f"significant, beyond {threshold}"
+    if significant:
+        return INCONCLUSIVE, f"significant, within {threshold}"
+    return INCONCLUSIVE, f"not significant, interval reaches {threshold}"
 
 
 def ratio_and_change(a, b) -> tuple[float | None, float | None]:

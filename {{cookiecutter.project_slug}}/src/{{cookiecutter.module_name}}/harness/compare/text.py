@@ -2,11 +2,11 @@
 
 import json
 
-from .. import kind
 from .core import ONLY_A, ONLY_B, label, regressions
 from .runs import describe_run
-from .stats import BETTER, UNCHANGED, WORSE, plain, share
+from .stats import BETTER, INCONCLUSIVE, UNCHANGED, WORSE, plain, share
 
+WIDTH = 120  # terminal output fits this many columns
 SHOWN_IDS = 10  # failed/unpaired ids printed per configuration (JSON has them all)
 
 
@@ -22,38 +22,68 @@ def percent(value) -> str:
     return "-" if value is None else f"{value:+.1%}"
 
 
+def change_text(metric: dict, value) -> str:
+    """A difference B - A: points for an absolute threshold, else relative to A."""
+    if value is None:
+        return "-"
+    if metric["absolute"]:
+        return f"{value:+.3f}"
+    a = metric["a"]
+    return f"{value / abs(a):+.1%}" if a else f"{value:+.3g}"
+
+
 def interval_text(metric: dict) -> str:
     if metric["ci"] is None or metric["ci"][0] is None:
         return "-"
     low, high = metric["ci"]
-    a = metric["a"]
-    if a:  # relative to A, like the change
-        return f"[{low / abs(a):+.1%}, {high / abs(a):+.1%}]"
-    return f"[{low:+.3g}, {high:+.3g}]"
+    return f"[{change_text(metric, low)}, {change_text(metric, high)}]"
 
 
-HEADERS = ("config_id", "params", "metric", "per", "A", "B", "B/A", "change", "CI", "p", "mark")
+def varying(configurations: list[dict]) -> list[str]:
+    """The params whose values differ between ``configurations`` (all of them for one)."""
+    names = sorted({name for c in configurations for name in c["params"]})
+    if len(configurations) < 2:
+        return names
+    return [n for n in names if len({str(c["params"].get(n)) for c in configurations}) > 1]
+
+
+def keys(comparison: dict) -> dict[str, str]:
+    """config_id -> a short key (c1, c2, ...) for the tables; ``legend`` says its params."""
+    return {c["config_id"]: f"c{i}" for i, c in enumerate(comparison["configurations"], 1)}
+
+
+def legend(comparison: dict) -> list[str]:
+    shown = varying(comparison["configurations"])
+    return [
+        f"{keys(comparison)[c['config_id']]}: "
+        + (", ".join(f"{n}={c['params'].get(n)}" for n in shown) or label(c))
+        + f" ({c['config_id']})"
+        for c in comparison["configurations"]
+    ]
+
+
+HEADERS = ("cfg", "metric", "A", "B", "change", "CI", "thr", "p (Holm)", "mark")
 
 
 def table_rows(comparison: dict, strong=lambda text: text) -> list[list[str]]:
     rows = []
+    short = keys(comparison)
     for config in comparison["configurations"]:
         for i, m in enumerate(config["metrics"]):
             mark = strong(m["mark"]) if m["mark"] in (WORSE, BETTER) else m["mark"]
-            mark += " (noise)" if m["reason"] == "noise" else ""
-            first = i == 0
+            threshold = m["threshold"]
+            if threshold is not None:
+                threshold = f"{threshold:g}" if m["absolute"] else share(threshold)
             rows.append(
                 [
-                    config["config_id"] if first else "",
-                    label(config) if first else "",
-                    m["metric"],
-                    m["per"],
+                    short[config["config_id"]] if i == 0 else "",
+                    m["metric"] + (" (mean)" if m["per"] == "datapoint" else ""),
                     number(m["a"]),
                     number(m["b"]),
-                    "-" if m["ratio"] is None else f"{m['ratio']:.3f}",
-                    percent(m["change"]),
+                    change_text(m, None if m["a"] is None or m["b"] is None else m["b"] - m["a"]),
                     interval_text(m),
-                    "-" if m["p_value"] is None else f"{m['p_value']:.3g}",
+                    threshold or "-",
+                    "-" if m["p_holm"] is None else f"{m['p_holm']:.2g}",
                     mark,
                 ]
             )
@@ -99,27 +129,30 @@ def headline(comparison: dict) -> str:
     counts = comparison["counts"]
     metrics, configs = counts["metrics"], counts["configurations"]
     return (
-        f"{metrics[WORSE]} worse, {metrics[BETTER]} better, {metrics[UNCHANGED]} unchanged "
-        f"(metric x configuration); configurations: {configs['both']} in both, "
-        f"{configs[ONLY_A]} only in A, {configs[ONLY_B]} only in B; failed datapoints: "
-        f"{counts['failed_a']} in A, {counts['failed_b']} in B."
+        f"{metrics[WORSE]} worse, {metrics[BETTER]} better, {metrics[INCONCLUSIVE]} inconclusive, "
+        f"{metrics[UNCHANGED]} unchanged (metric x configuration); configurations: "
+        f"{configs['both']} in both, {configs[ONLY_A]} only in A, {configs[ONLY_B]} only in B; "
+        f"failed datapoints: {counts['failed_a']} in A, {counts['failed_b']} in B."
     )
 
 
 def method(comparison: dict) -> str:
     options = comparison["options"]
-    own = options["thresholds"] or kind.THRESHOLDS
-    own = " (or the metric's own)" if own else ""
     alpha = f"{1 - options['confidence']:.2g}"
     return (
-        f"Datapoints paired by input_id + config_id. Better/worse: the change is beyond "
-        f"{share(options['threshold'])}{own} of A, its {share(options['confidence'])} paired "
-        f"bootstrap interval (CI) too, and noise rarely makes its excess over the threshold "
-        f"(paired permutation test, p < {alpha}; {options['resamples']} resamples, seed "
-        f"{options['seed']}). Else unchanged, '(noise)' when beyond the threshold. Change and "
-        "CI are relative to A; p: noise making a difference as large. Per-datapoint metrics "
-        "average the pairs where neither run failed."
+        f"Datapoints paired by input_id + config_id. CI: {share(options['confidence'])} paired "
+        f"bootstrap interval of B - A ({options['resamples']} resamples, seed {options['seed']}); "
+        f"p: paired permutation test, Holm-corrected (gated metrics, the others: two families). "
+        f"Unchanged: the CI lies within +-threshold (points for proportions, else relative to A); "
+        f"worse/better: p < {alpha} and the change beyond the threshold; else inconclusive. "
+        "Per-datapoint means cover the pairs where neither run failed."
     )
+
+
+def wrapped(text: str) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, WIDTH)
 
 
 def render(comparison: dict, gate: list[str] | None = None, fmt: str = "simple") -> str:
@@ -127,9 +160,10 @@ def render(comparison: dict, gate: list[str] | None = None, fmt: str = "simple")
     from tabulate import tabulate
 
     lines = [
-        f"A: {describe_run(comparison['a'])} in {comparison['a']['db']}",
-        f"B: {describe_run(comparison['b'])} in {comparison['b']['db']}",
-        method(comparison),
+        *wrapped(f"A: {describe_run(comparison['a'])} in {comparison['a']['db']}"),
+        *wrapped(f"B: {describe_run(comparison['b'])} in {comparison['b']['db']}"),
+        *wrapped(method(comparison)),
+        *(part for line in legend(comparison) for part in wrapped(line)),
         "",
         tabulate(table_rows(comparison), HEADERS, tablefmt=fmt, disable_numparse=True),
     ]
@@ -149,13 +183,14 @@ def render(comparison: dict, gate: list[str] | None = None, fmt: str = "simple")
         lines += ["", "Datapoints in one run only (not compared):"]
         headers = ("config_id", "only in A", "only in B")
         lines.append(tabulate(unpaired, headers, tablefmt=fmt, disable_numparse=True))
-    lines += ["", headline(comparison)]
+    lines += ["", *headline(comparison).split("; ")]  # one part a line: fits 120 columns
     found = regressions(comparison, gate)
     if found:
-        lines.append(
-            "Regressions: "
-            + "; ".join(f"{r['config_id']} {r['metric']} {percent(r['change'])}" for r in found)
+        short = keys(comparison)
+        listed = "; ".join(
+            f"{short[r['config_id']]} {r['metric']} {r['a']:.4g} -> {r['b']:.4g}" for r in found
         )
+        lines += wrapped(f"Regressions (gated metrics marked worse): {listed}")
     return "\n".join(lines)
 
 
@@ -189,13 +224,14 @@ def markdown(
         lines += [heading("Regressions", 1), ""]
         lines += [
             f"- `{r['config_id']}` ({label(r)}): {r['metric']} {number(r['a'])} -> "
-            f"{number(r['b'])} ({percent(r['change'])}, p={r['p_value']:.3g})"
+            f"{number(r['b'])} ({percent(r['change'])}, Holm p={r['p_holm']:.3g})"
             for r in found
         ]
         lines.append("")
     if image:
         lines += [f"![A vs B per configuration]({image})", ""]
     lines += [heading("Metrics", 1), ""]
+    lines += [f"- {line}" for line in legend(comparison)] + [""]
     lines.append(
         tabulate(
             table_rows(comparison, strong=lambda text: f"**{text}**"),

@@ -1,0 +1,157 @@
+"""One run's configurations: each metric with its 95% interval, and the ranking on the primary.
+
+- intervals: Wilson's for the kind's PROPORTIONS (whole datapoints counted), a percentile
+  bootstrap of ``summarize`` for the rest (datapoints resampled, or whole clusters when the kind
+  declares a GROUP field: then proportions are bootstrapped too);
+- ranking: the best configuration on the primary metric, then each other one against it on
+  the datapoints both ran (paired permutation test, ``stats.resample_summaries``), p-values
+  Holm-corrected over those comparisons: *within noise* of the best when not significant,
+  *worse* when significant.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from .. import kind
+from ..tracking import PREDICTIONS, read_table
+from .core import config_params, results_by_id
+from .runs import resolve, runs
+from .stats import (
+    CONFIDENCE,
+    Options,
+    cluster_draws,
+    holm,
+    known,
+    plain,
+    quantiles,
+    resample_summaries,
+    summary,
+    wilson,
+)
+
+BEST, WITHIN, WORSE_THAN_BEST = "best", "within noise of the best", "worse than the best"
+INTERVAL_RESAMPLES = 200  # summarize calls per configuration for a bootstrap interval
+
+
+def one_run(db: Path, selector: str | None = None, engine: str = "sqlite"):
+    """(rows, run) of one run of ``db``: ``selector`` (run id, experiment, commit) or the latest."""
+    predictions = read_table(db, PREDICTIONS, engine)
+    if predictions is None:
+        raise LookupError(f"{db} has no predictions table: run the benchmark first")
+    found = runs(predictions)
+    run = resolve(found, selector) if selector else found[-1]
+    return predictions[predictions["track_id"] == run["track_id"]], run
+
+
+def groups_of(results: list[dict]):
+    return [r.get(kind.GROUP) for r in results] if kind.GROUP else None
+
+
+def intervals(results: list[dict], confidence: float = CONFIDENCE, seed: int = 0) -> dict:
+    """Metric -> [low, high] of one configuration's ``summarize`` (None where undefined)."""
+    point = summary(results)
+    n, groups = len(results), groups_of(results)
+    found, boot_names = {}, []
+    for name in kind.HIGHER_IS_BETTER:
+        value = point.get(name)
+        if value is None:
+            found[name] = None
+        elif name in kind.PROPORTIONS and groups is None:
+            found[name] = list(wilson(round(value * n), n, confidence))
+        else:
+            boot_names.append(name)
+    if boot_names and n:
+        rng = np.random.default_rng([seed, n])
+        boot = np.full((INTERVAL_RESAMPLES, len(boot_names)), np.nan)
+        for r, picked in enumerate(cluster_draws(rng, n, groups, INTERVAL_RESAMPLES)):
+            values = summary([results[i] for i in picked])
+            boot[r] = [np.nan if values.get(m) is None else values[m] for m in boot_names]
+        for j, name in enumerate(boot_names):
+            found[name] = list(quantiles(boot[:, j], confidence))
+    return {name: None if v is None else [plain(x) for x in v] for name, v in found.items()}
+
+
+def rank_rows(rows, run: dict | None = None, options: Options | None = None) -> dict:
+    """The ranking of one run's configurations on the primary metric, JSON-ready."""
+    options = options or Options()
+    higher = kind.HIGHER_IS_BETTER[kind.PRIMARY]
+    configurations = []
+    for config_id, group in rows.groupby("config_id", sort=True):
+        by_id = results_by_id(group)
+        results = list(by_id.values())
+        point = summary(results)
+        value = known(point.get(kind.PRIMARY))
+        configurations.append(
+            {
+                "config_id": config_id,
+                "params": config_params(group),
+                "n": len(results),
+                "value": plain(value),
+                "values": {name: plain(point.get(name)) for name in kind.HIGHER_IS_BETTER},
+                "ci": intervals(results, options.confidence, options.seed),
+                "_by_id": by_id,
+            }
+        )
+    valued = [c for c in configurations if c["value"] is not None]
+    valued.sort(key=lambda c: -c["value"] if higher else c["value"])
+    best = valued[0] if valued else None
+    tested = []
+    for config in valued[1:]:
+        shared = sorted(best["_by_id"].keys() & config["_by_id"].keys())
+        a = [best["_by_id"][k] for k in shared]
+        b = [config["_by_id"][k] for k in shared]
+        interval = None
+        if shared and summary(a).get(kind.PRIMARY) != summary(b).get(kind.PRIMARY):
+            groups = groups_of(a)
+            found = resample_summaries(a, b, [kind.PRIMARY], options, options.seed, groups)
+            interval = found[kind.PRIMARY]
+        config["n_shared"] = len(shared)
+        config["diff"] = None if interval is None else plain(interval.diff)
+        config["diff_ci"] = (
+            None if interval is None else [plain(interval.low), plain(interval.high)]
+        )
+        config["p_value"] = 1.0 if interval is None else interval.p_value
+        tested.append(config)
+    for config, p in zip(tested, holm([c["p_value"] for c in tested]), strict=True):
+        config["p_holm"] = p
+        config["status"] = WORSE_THAN_BEST if p < 1 - options.confidence else WITHIN
+    if best is not None:
+        best.update(status=BEST, n_shared=best["n"], diff=0.0, diff_ci=None, p_value=None)
+        best["p_holm"] = None
+    for config in configurations:
+        config.pop("_by_id")
+        config.setdefault("status", "no value")
+    order = {id(c): i for i, c in enumerate(valued)}
+    configurations.sort(key=lambda c: order.get(id(c), len(order)))
+    return {"run": run, "primary": kind.PRIMARY, "configurations": configurations}
+
+
+def rank(db: Path, selector: str | None = None, engine: str = "sqlite", options=None) -> dict:
+    rows, run = one_run(db, selector, engine)
+    return rank_rows(rows, run, options)
+
+
+def rank_table(ranking: dict) -> list[dict]:
+    """Rows for a table: rank, params that vary, primary with its interval, difference, status."""
+    configurations = ranking["configurations"]
+    names = sorted({n for c in configurations for n in c["params"]})
+    if len(configurations) > 1:
+        names = [n for n in names if len({str(c["params"].get(n)) for c in configurations}) > 1]
+    primary = ranking["primary"]
+    booleans = {f.name for f in dataclasses.fields(kind.Params) if f.type in (bool, "bool")}
+    table = []
+    for number, c in enumerate(configurations, 1):
+        ci = c["ci"].get(primary)
+        row = {"rank": number}
+        for n in names:  # booleans as true/false (the db stores 1/0)
+            value = c["params"].get(n)
+            row[n] = str(bool(value)).lower() if n in booleans and value is not None else value
+        row[primary] = "-" if c["value"] is None else f"{c['value']:.4g}"
+        row["95% CI"] = "-" if not ci or ci[0] is None else f"[{ci[0]:.4g}, {ci[1]:.4g}]"
+        row["vs best"] = "-" if not c.get("diff") else f"{c['diff']:+.4g}"
+        row["p (Holm)"] = "-" if c.get("p_holm") is None else f"{c['p_holm']:.2g}"
+        row["status"] = c["status"]
+        table.append(row)
+    return table

@@ -1,0 +1,93 @@
+"""One run's uncertainty: intervals per configuration, the ranking, sample-size planning, and
+the report's sections built on them. Kind-agnostic (the kind's metrics interface only)."""
+
+import json
+import math
+
+import pytest
+from typer.testing import CliRunner
+
+from {{ cookiecutter.module_name }} import metrics as kind
+from {{ cookiecutter.module_name }} import predict as predict_module
+from {{ cookiecutter.module_name }}.cli import app
+from {{ cookiecutter.module_name }}.harness import runner
+from {{ cookiecutter.module_name }}.harness.compare import planning, ranking, stats
+from {{ cookiecutter.module_name }}.harness.report import write_report
+from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
+
+
+@pytest.fixture
+def db(tmp_path, items, configurations):
+    """A db with two runs of the same code: computed, then replayed from the cache."""
+    path = tmp_path / "bench.db"
+    for experiment in ("first", "replay"):
+        metadata = run_metadata(experiment, "experiment", predict_module.PREDICT_VERSION, ("", 0))
+        options = runner.RunOptions(db=path, metadata=metadata, parallelism="none", progress=False)
+        runner.run(items, configurations, options)
+    return path
+
+
+def test_the_ranking_puts_the_best_first_with_intervals(db, configurations):
+    result = ranking.rank(db)
+    found = result["configurations"]
+    assert len(found) == len(configurations) and found[0]["status"] == "best"
+    higher = kind.HIGHER_IS_BETTER[kind.PRIMARY]
+    values = [c["value"] for c in found if c["value"] is not None]
+    assert values == sorted(values, reverse=higher)
+    for config in found:
+        assert set(config["ci"]) == set(kind.HIGHER_IS_BETTER)
+        low_high = config["ci"][kind.PRIMARY]
+        if config["value"] is not None and low_high[0] is not None:
+            assert low_high[0] <= config["value"] <= low_high[1]
+        assert config["status"] in (ranking.BEST, ranking.WITHIN, ranking.WORSE_THAN_BEST)
+
+
+def test_proportions_get_wilson_intervals(db):
+    proportions = [m for m in getattr(kind, "PROPORTIONS", ()) if m in kind.HIGHER_IS_BETTER]
+    if not proportions:
+        pytest.skip("this kind declares no per-configuration proportion")
+    config = ranking.rank(db)["configurations"][0]
+    name = proportions[0]
+    expected = stats.wilson(round(config["values"][name] * config["n"]), config["n"])
+    assert config["ci"][name] == pytest.approx(list(expected))
+
+
+def test_the_rank_and_plan_commands_answer(db):
+    cli = CliRunner()
+    done = cli.invoke(app, ["rank", "--db", str(db)])
+    assert done.exit_code == 0, done.output
+    assert "best" in done.stdout and max(len(line) for line in done.stdout.splitlines()) <= 120
+    data = json.loads(cli.invoke(app, ["rank", "--db", str(db), "--json"]).stdout)
+    assert data["primary"] == kind.PRIMARY
+    done = cli.invoke(app, ["plan", "--delta", "0.05", "--db", str(db), "--json"])
+    assert done.exit_code == 0, done.output
+    plan = json.loads(done.stdout)
+    if plan["needed"] is not None:
+        assert plan["needed"] == planning.needed(plan["sd"], 0.05, 0.05, 0.8)
+    text = cli.invoke(app, ["plan", "--delta", "0.05", "--db", str(db)]).stdout
+    assert "datapoints" in text
+    assert cli.invoke(app, ["plan", "--delta", "0", "--db", str(db)]).exit_code == 2
+    assert cli.invoke(app, ["rank", "--db", str(db.parent / "none.db")]).exit_code == 2
+
+
+def test_the_sample_size_formula():
+    assert stats.z_of(0.975) == pytest.approx(1.959964, abs=1e-6)
+    assert stats.z_of(0.8) == pytest.approx(0.841621, abs=1e-6)
+    # ((1.959964 + 0.841621) * 0.5 / 0.1) ** 2 = 196.2: 197 datapoints
+    assert planning.needed(0.5, 0.1, 0.05, 0.8) == 197
+    assert planning.needed(0.5, 0.05, 0.05, 0.8) == math.ceil(196.2 * 4)
+
+
+def test_the_report_shows_intervals_a_ranking_and_a_replay_in_one_line(db, tmp_path):
+    path = write_report(db, tmp_path / "reports")
+    text = path.read_text()
+    assert "## Ranking" in text and "## Metrics with 95% intervals" in text
+    assert "best" in text.split("## Ranking")[1]
+    assert (path.parent / f"{kind.PRIMARY}_ci.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if getattr(kind, "PER_CLASS", False):  # a classifier: each class's precision and recall
+        per_class = text.split("## Per class (best configuration)")[1].split("## ")[0]
+        assert "| class" in per_class and "precision" in per_class and "recall" in per_class
+    else:
+        assert "## Per class" not in text
+    section = text.split("## Compared with the previous run")[1]
+    assert "Same results as run" in section and "| cfg" not in section
