@@ -63,9 +63,8 @@ def sample_lines(project: Path, count: int) -> list[str]:
 def test_sqlite_side_files_and_other_dbs_never_make_the_tree_dirty(shared_python, tmp_path):
     project = bake(tmp_path / "bake", project_name="Side Files")
     install_into(shared_python, project)
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "baked")
+    # the bake is a git repository with a first commit (hooks/post_gen_project.py)
+    assert git(project, "status", "--porcelain").stdout == ""
     run_it = [str(shared_python), "-m", "side_files", "run", "--no-progress", "--limit", "3"]
     run(run_it, cwd=project)  # writes benchmark.db, its lock and .cache/
     for name in ("benchmark.db-journal", "benchmark.db-wal", "baseline.db", "old/other.db-shm"):

@@ -246,9 +246,10 @@ def test_a_run_against_a_server_answering_401_stops_early_with_the_reason(tmp_pa
 def test_hooks_run_from_a_bare_shell_after_pre_commit_install(tmp_path, shared_python):
     project = bake(tmp_path, project_name="Bare Hooks")
     (project / ".venv").symlink_to(shared_python.parent.parent)  # as make install leaves it
-    git(project, "init", "-q")
     pre_commit_home = {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
     run([".venv/bin/pre-commit", "install"], cwd=project, env=pre_commit_home)
+    with open(project / "src" / "bare_hooks" / "params.py", "a") as params:
+        params.write("# a change for the hooks to check\n")  # the bake's own first commit exists
     git(project, "add", "-A")
     dead = "http://127.0.0.1:9"  # offline: any download fails
     env = {**pre_commit_home, "PATH": bare_path(), "HTTPS_PROXY": dead, "HTTP_PROXY": dead}
