@@ -308,9 +308,11 @@ def test_every_per_datapoint_metric_has_a_direction(items, configurations):
 # --- real runs --------------------------------------------------------------------------------
 
 
-def run_into(db, items, configurations, experiment, commit):
+def run_into(db, items, configurations, experiment, commit, **changes):
     metadata = run_metadata(experiment, "experiment", predict_module.PREDICT_VERSION, (commit, 0))
-    options = runner.RunOptions(db=db, metadata=metadata, parallelism="none", progress=False)
+    options = runner.RunOptions(
+        db=db, metadata=metadata, parallelism="none", progress=False, **changes
+    )
     return runner.run(items, configurations, options)
 
 
@@ -336,7 +338,8 @@ def history(tmp_path, items, configurations):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(predict_module, "predict", predict)
         patch.setattr(predict_module, "PREDICT_VERSION", "failing")
-        runs["c"] = run_into(db, items, [configurations[1], extra], "c", "c3" * 20)
+        # every datapoint fails on purpose: the circuit breaker must not stop this run
+        runs["c"] = run_into(db, items, [configurations[1], extra], "c", "c3" * 20, breaker=0)
     return db, runs, {str(i) for i in failing}, extra
 
 
