@@ -129,6 +129,7 @@ def expected_files(context: dict) -> set[str]:
             f"src/{module}/harness/{name}.py"
             for name in (
                 "__init__",
+                "app",
                 "breaker",
                 "cache",
                 "cache_report",
@@ -156,6 +157,7 @@ def expected_files(context: dict) -> set[str]:
                 "recorder",
                 "report",
                 "report_stats",
+                "run_checks",
                 "run_view",
                 "runner",
                 "schema",

@@ -1,10 +1,7 @@
 """Command line: ``python -m {{ cookiecutter.module_name }} COMMAND`` (the Makefile calls these)."""
 
-import enum
 import json
-import os
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import typer
@@ -13,22 +10,37 @@ from tabulate import tabulate
 from .data import load_items
 from .harness import cache as result_cache
 from .harness import run_view, runner
+from .harness.app import (
+    DEFAULT_ENGINE,
+    DEFAULT_PARALLELISM,
+    SCHEDULER_HELP,
+    WORKERS_HELP,
+    Engine,
+    Parallelism,
+    app,
+)
 from .harness.breaker import BREAKER_WINDOW, CircuitOpen
 from .harness.dbfile import require_writable
-from .harness.errors import DataError, OperationalError, ParallelismUnavailable
-from .harness.fingerprint import predict_fingerprint, recorded_fingerprint
+from .harness.errors import DataError
+from .harness.fingerprint import predict_fingerprint
 from .harness.kind import TIMEOUT_SECONDS
 from .harness.pools import Interrupted, leave
-from .harness.schema import declared, migrate, params_drift
+from .harness.run_checks import (
+    apply_declared_changes,
+    check_code_change,
+    check_engine,
+    check_error_rate,
+    check_parallelism,
+    check_scheduler,
+    check_schema_drift,
+    notice_code_change,
+    print_summary,
+    refuse_dirty_experiment,
+)
 from .harness.tracking import (
     ENGINE,
-    METRICS,
     PREDICTIONS,
-    flatten,
-    git_diff_stat,
     git_state,
-    last_commit,
-    require_engine,
     run_metadata,
 )
 from .metrics import PRIMARY
@@ -38,190 +50,6 @@ from .predict import PREDICT_VERSION
 RESULTS_DB = Path("benchmark.db")
 DEV_DB = Path("dev.db")  # dev runs never touch the results db or its cache
 DEV_LIMIT = 10
-
-DEBUG_ENV = "BENCH_DEBUG"  # BENCH_DEBUG=1: tracebacks of operational errors, like --debug
-
-
-class App(typer.Typer):
-    """typer.Typer whose operational errors (harness/errors.py) are one line on stderr and exit
-    status 2, however it is called (``python -m``, the scripts, ``app([...])``); with --debug
-    or BENCH_DEBUG=1 the traceback is shown instead (never local variables)."""
-
-    def __call__(self, *args, **kwargs):
-        try:
-            return super().__call__(*args, **kwargs)
-        except OperationalError as error:
-            if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
-                raise
-            typer.echo(f"error: {error}", err=True)
-            raise SystemExit(2) from None
-
-
-# rich_markup_mode=None: help texts print as written ("[default: ...]" is not Rich markup);
-# tracebacks never print local variables (they may hold API keys).
-app = App(
-    no_args_is_help=True,
-    add_completion=False,
-    help=__doc__,
-    rich_markup_mode=None,
-    pretty_exceptions_show_locals=False,
-)
-
-
-class Parallelism(enum.Enum):  # dask in every project: without it, run says how to get it
-    none = "none"
-    threads = "threads"
-    processes = "processes"
-    dask = "dask"
-
-
-class Engine(enum.Enum):
-    sqlite = "sqlite"
-    duckdb = "duckdb"
-
-
-DEFAULT_PARALLELISM, DEFAULT_ENGINE = Parallelism(runner.PARALLELISM), Engine(ENGINE)
-
-
-def show_version(value: bool) -> None:
-    if value:
-        versions = f"{metadata.version(__package__)} (xetrack {metadata.version('xetrack')})"
-        typer.echo(f"{__package__} {versions}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: bool = typer.Option(
-        False, "--version", callback=show_version, is_eager=True, help="Print the version."
-    ),
-    debug: bool = typer.Option(
-        False, "--debug", envvar=DEBUG_ENV, help="Show the traceback of an operational error."
-    ),
-):
-    # These options go before the command: python -m <module> --debug run
-    if debug:
-        os.environ[DEBUG_ENV] = "1"
-
-
-# Help texts from what this project can run (dask: parallelism=dask bakes only).
-if runner.DASK:
-    WORKERS_HELP = "Worker count for threads/processes, or the dask LocalCluster's."
-    SCHEDULER_HELP = (
-        "dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: Dask's "
-        "scheduler-address setting, e.g. DASK_SCHEDULER_ADDRESS, else a LocalCluster)."
-    )
-else:
-    WORKERS_HELP = "Worker count for threads/processes."
-    SCHEDULER_HELP = "dask only; this project was baked without dask [default: none]."
-
-
-def check_engine(engine: str) -> None:
-    """Exit with the reason and the fix if ``engine`` cannot be used (before any work)."""
-    require_engine(engine)  # an OperationalError: one line, exit status 2 (App)
-
-
-def check_parallelism(parallelism: str, scheduler: str) -> None:
-    """Exit with the reason and the fix if ``parallelism`` cannot be used (before any work)."""
-    runner.require_parallelism(parallelism, scheduler)  # an OperationalError: exit status 2
-
-
-def refuse_dirty_experiment(phase: str, git: tuple[str, bool], allow_dirty: bool) -> None:
-    if phase == "experiment" and git[1] and not allow_dirty:
-        typer.echo(
-            "Refusing an experiment run on uncommitted changes: results could not be tied to "
-            "code. Commit first, or pass --allow-dirty (recorded as forced=1 on every row).",
-            err=True,
-        )
-        raise typer.Exit(2)
-
-
-def check_schema_drift(db: Path, configurations: list, allow_drift: bool) -> None:
-    """Report params fields renamed since the db's rows; stop unless --allow-drift."""
-    changes = declared(type(configurations[0]))
-    drift = params_drift(db, PREDICTIONS, set(flatten("params", configurations[0])), changes)
-    for line in drift.describe(PREDICTIONS):
-        typer.echo(f"schema drift: {line}", err=True)
-    if drift.blocking and not allow_drift:
-        typer.echo("Stopped before writing anything; pass --allow-drift to run anyway.", err=True)
-        raise typer.Exit(2)
-
-
-def notice_code_change(db: Path, phase: str, git: tuple[str, bool]) -> None:
-    """Print what changed since the db's last experiment run (a notice on stderr, never a stop)."""
-    previous = last_commit(db) if phase == "experiment" else ""
-    if previous and git[0] and previous != git[0]:
-        typer.echo(
-            f"Code changed since the last experiment run ({previous[:8]} -> {git[0][:8]}):",
-            err=True,
-        )
-        typer.echo(git_diff_stat(Path.cwd(), previous), err=True)
-
-
-def check_code_change(db: Path, phase: str, code: tuple, neutral_change: bool) -> bool:
-    """Stop an experiment run whose predict code changed without a PREDICT_VERSION bump
-    (``code``: predict_fingerprint's digest and modules); a dev run only warns. True when the
-    code changed and ``neutral_change`` declares it neutral (recorded on the rows)."""
-    fingerprint, modules = code
-    recorded = recorded_fingerprint(db, PREDICT_VERSION)
-    changed = bool(recorded) and recorded != fingerprint
-    if not changed or neutral_change:
-        return changed
-    files = ", ".join(f"{name}.py" for name in modules)
-    typer.echo(
-        f"predict's code ({files}) changed since {db}'s last run (fingerprint {recorded} -> "
-        f"{fingerprint}) but PREDICT_VERSION is still {PREDICT_VERSION!r}: bump PREDICT_VERSION "
-        "in predict.py to recompute, or pass "
-        "--code-change-neutral if results cannot change (recorded as neutral_change=1).",
-        err=True,
-    )
-    if phase == "experiment":
-        raise typer.Exit(2)
-    return False
-
-
-def apply_declared_changes(db: Path, configurations: list) -> None:
-    """Bring earlier rows to the Params schema: declared renames and neutral fields."""
-    changes = declared(type(configurations[0]))
-    for table in (PREDICTIONS, METRICS):
-        for line in migrate(db, table, changes):
-            typer.echo(f"schema: {line}")
-
-
-def check_scheduler(parallelism: str, scheduler: str) -> None:
-    """dask: an unreachable scheduler stops the run before anything is written."""
-    if parallelism != "dask":
-        return
-    try:
-        runner.require_scheduler(scheduler)
-    except ParallelismUnavailable as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
-
-
-def print_summary(summary: runner.RunSummary, phase: str, db: Path) -> None:
-    typer.echo(
-        f"run {summary.track_id} ({phase}) into {db}: {summary.computed} computed, "
-        f"{summary.reused} reused from cache, {summary.failed} failed, {summary.seconds:.1f}s"
-        + (f", {summary.healed} results of a killed run recovered" if summary.healed else "")
-        + (f", {summary.duplicates} duplicate datapoints skipped" if summary.duplicates else "")
-    )
-    typer.echo(run_view.render(summary.metrics, summary.errors, PRIMARY))
-
-
-def check_error_rate(summary: runner.RunSummary, max_error_rate: float | None) -> None:
-    """--max-error-rate: exit 1 when the run's computed datapoints failed more often."""
-    if max_error_rate is None or not summary.computed:
-        return
-    rate = summary.failed / summary.computed
-    if rate > max_error_rate:
-        typer.echo(
-            f"error rate {rate:.1%} ({summary.failed} of {summary.computed} computed datapoints "
-            f"failed) is above --max-error-rate {max_error_rate:g}",
-            err=True,
-        )
-        raise typer.Exit(1)
-
 
 # validation, cache_report and report import pandas and matplotlib (seconds): they are imported
 # by their commands only, so `run` starts fast.

@@ -1,0 +1,90 @@
+"""The command line's application object: one-line operational errors (exit status 2),
+--debug, --version, the choices of --parallelism and --engine, and help texts that follow what
+this project can run. cli.py (one level up) defines the commands on it."""
+
+import enum
+import os
+from importlib import metadata
+
+import typer
+
+from . import runner
+from .errors import OperationalError
+from .tracking import ENGINE
+
+DEBUG_ENV = "BENCH_DEBUG"  # BENCH_DEBUG=1: tracebacks of operational errors, like --debug
+
+
+class App(typer.Typer):
+    """typer.Typer whose operational errors (harness/errors.py) are one line on stderr and exit
+    status 2, however it is called (``python -m``, the scripts, ``app([...])``); with --debug
+    or BENCH_DEBUG=1 the traceback is shown instead (never local variables)."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except OperationalError as error:
+            if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
+                raise
+            typer.echo(f"error: {error}", err=True)
+            raise SystemExit(2) from None
+
+
+# rich_markup_mode=None: help texts print as written ("[default: ...]" is not Rich markup);
+# tracebacks never print local variables (they may hold API keys).
+app = App(
+    no_args_is_help=True,
+    add_completion=False,
+    help=__doc__,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+)
+
+
+class Parallelism(enum.Enum):  # dask in every project: without it, run says how to get it
+    none = "none"
+    threads = "threads"
+    processes = "processes"
+    dask = "dask"
+
+
+class Engine(enum.Enum):
+    sqlite = "sqlite"
+    duckdb = "duckdb"
+
+
+DEFAULT_PARALLELISM, DEFAULT_ENGINE = Parallelism(runner.PARALLELISM), Engine(ENGINE)
+
+
+def show_version(value: bool) -> None:
+    if value:
+        package = __package__.rpartition(".")[0]  # the project's package, not harness
+        versions = f"{metadata.version(package)} (xetrack {metadata.version('xetrack')})"
+        typer.echo(f"{package} {versions}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=show_version, is_eager=True, help="Print the version."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", envvar=DEBUG_ENV, help="Show the traceback of an operational error."
+    ),
+):
+    # These options go before the command: python -m <module> --debug run
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
+# Help texts from what this project can run (dask: parallelism=dask bakes only).
+if runner.DASK:
+    WORKERS_HELP = "Worker count for threads/processes, or the dask LocalCluster's."
+    SCHEDULER_HELP = (
+        "dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (default: Dask's "
+        "scheduler-address setting, e.g. DASK_SCHEDULER_ADDRESS, else a LocalCluster)."
+    )
+else:
+    WORKERS_HELP = "Worker count for threads/processes."
+    SCHEDULER_HELP = "dask only; this project was baked without dask [default: none]."
