@@ -5,6 +5,7 @@ status 2, and must leave the db as it was; a lost or damaged cache is rebuilt fr
 without computing anything again.
 """
 
+import contextlib
 import http.server
 import json
 import os
@@ -199,15 +200,30 @@ def test_a_full_disk_mid_run_is_one_line_and_the_rerun_completes(shared_python, 
     assert cli(shared_python, project, "validate", str(db)).returncode == 0
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
+@contextlib.contextmanager
+def read_only(path: Path):
+    """``path`` cannot be written while inside. Root writes a 0o444 file anyway: it gets an
+    immutable file instead (chattr +i, ext4 and most Linux file systems)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    if run(["chattr", "+i", str(path)], cwd=path.parent, check=False).returncode != 0:
+        pytest.skip("root, and no chattr +i on this file system: no way to make a db read-only")
+    try:
+        yield
+    finally:
+        run(["chattr", "-i", str(path)], cwd=path.parent)
+
+
 def test_a_read_only_db_is_refused_before_computing(shared_python, project, tmp_path):
     db = tmp_path / "bench.db"
     bench(shared_python, project, db, "--limit", "2")
-    db.chmod(0o444)
-    try:
+    with read_only(db):
         done = bench(shared_python, project, db, "--limit", "4", check=False)
-    finally:
-        db.chmod(0o644)
     assert_one_line_error(done, str(db), "read-only")
     assert len(db_rows(db, "predictions")) == 16
 
