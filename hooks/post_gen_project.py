@@ -97,7 +97,7 @@ def main():
     print(
         f"\nBaked {SLUG}/. Next:\n"
         f"  cd {SLUG}\n"
-        "  make install   # .venv with the chosen Python; writes uv.lock: commit it\n"
+        "  make install   # .venv with the chosen Python; writes and commits uv.lock\n"
         "  make test && make dev && make run && make validate && make report\n"
         f"Edit src/{MODULE}/predict.py and params.py; plan in EXPERIMENT.md.\n"
     )
