@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bake, executions, install_into, query
+from helpers import bake, executions, git, install_into, query
 
 pytestmark = pytest.mark.e2e
 MODULE = "robust_bench"
@@ -74,6 +74,9 @@ def project(tmp_path_factory, shared_python):
     project = bake(tmp_path_factory.mktemp("robust"), project_name="Robust Bench")
     install_into(shared_python, project)
     (project / "driver.py").write_text(DRIVER.format(module=MODULE))
+    # the bake is a git repository: experiment runs refuse uncommitted files, as for any user
+    git(project, "add", "driver.py")
+    git(project, "commit", "-qm", "driver")
     return project
 
 

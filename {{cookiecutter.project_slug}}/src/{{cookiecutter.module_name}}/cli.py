@@ -112,9 +112,9 @@ def run(
     refuse_dirty_experiment(phase, git, allow_dirty)
     configurations = grid()
     check_schema_drift(db, configurations, allow_drift)
-    notice_code_change(db, phase, git)
     code = predict_fingerprint(__package__)
-    neutral_change = check_code_change(db, phase, code, code_change_neutral)
+    neutral_change = check_code_change(db, phase, code, code_change_neutral)  # may stop the run
+    notice_code_change(db, phase, git)
     metadata = run_metadata(
         experiment, phase, PREDICT_VERSION, git, git[1], code[0], neutral_change
     )

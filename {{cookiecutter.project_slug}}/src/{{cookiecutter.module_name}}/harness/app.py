@@ -12,6 +12,9 @@ from . import runner
 from .errors import OperationalError
 from .tracking import ENGINE
 
+PACKAGE = __package__.rpartition(".")[0]  # the project's package (this is its harness)
+# click's own errors (typer bundles its own click: reached through an exported subclass)
+CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 DEBUG_ENV = "BENCH_DEBUG"  # BENCH_DEBUG=1: tracebacks of operational errors, like --debug
 
 
@@ -21,13 +24,25 @@ class App(typer.Typer):
     or BENCH_DEBUG=1 the traceback is shown instead (never local variables)."""
 
     def __call__(self, *args, **kwargs):
+        # standalone_mode=False: a usage error (a mistyped choice, an unknown option) comes
+        # here too, and is one line like the rest, instead of click's usage block.
         try:
-            return super().__call__(*args, **kwargs)
+            code = super().__call__(*args, **{**kwargs, "standalone_mode": False})
+        except CLICK_ERROR as error:
+            if type(error).__name__ == "NoArgsIsHelpError":
+                error.show()  # no command: the help
+            else:
+                typer.echo(f"error: {error.format_message()} (see --help)", err=True)
+            raise SystemExit(error.exit_code) from None
+        except typer.Abort:
+            typer.echo("Aborted.", err=True)
+            raise SystemExit(1) from None
         except OperationalError as error:
             if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
                 raise
             typer.echo(f"error: {error}", err=True)
             raise SystemExit(2) from None
+        raise SystemExit(code if isinstance(code, int) else 0)
 
 
 # rich_markup_mode=None: help texts print as written ("[default: ...]" is not Rich markup);
@@ -35,7 +50,7 @@ class App(typer.Typer):
 app = App(
     no_args_is_help=True,
     add_completion=False,
-    help=__doc__,
+    help=f"Command line: python -m {PACKAGE} COMMAND (the Makefile calls these).",
     rich_markup_mode=None,
     pretty_exceptions_show_locals=False,
 )
@@ -58,9 +73,8 @@ DEFAULT_PARALLELISM, DEFAULT_ENGINE = Parallelism(runner.PARALLELISM), Engine(EN
 
 def show_version(value: bool) -> None:
     if value:
-        package = __package__.rpartition(".")[0]  # the project's package, not harness
-        versions = f"{metadata.version(package)} (xetrack {metadata.version('xetrack')})"
-        typer.echo(f"{package} {versions}")
+        versions = f"{metadata.version(PACKAGE)} (xetrack {metadata.version('xetrack')})"
+        typer.echo(f"{PACKAGE} {versions}")
         raise typer.Exit()
 
 
