@@ -167,7 +167,7 @@ def test_operational_errors_are_one_line_exit_2_and_leave_the_db_alone(
     assert_one_line_error(report, str(good), "'nope'", "use one of baseline")
     for option in (["--parallelism", "thread"], ["--engine", "duck"]):
         typo = bench(shared_python, project, good, "--limit", "2", *option, check=False)
-        assert_one_line_error(typo, repr(option[1]), "is not an option: use")
+        assert_one_line_error(typo, repr(option[1]), option[0], "is not one of")
     missing = bench(shared_python, project, tmp_path / "no" / "such" / "b.db", check=False)
     assert_one_line_error(missing, "b.db", "does not exist")
     assert len(db_rows(good, "predictions")) == 16
