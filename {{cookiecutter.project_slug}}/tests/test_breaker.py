@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from {{ cookiecutter.module_name }}.cli import app
-from {{ cookiecutter.module_name }}.harness import runner
+from {{ cookiecutter.module_name }}.harness import pools, runner
 from {{ cookiecutter.module_name }}.harness.breaker import CircuitOpen, Failures
 from {{ cookiecutter.module_name }}.harness.execution import execute
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
@@ -54,7 +54,7 @@ def always_401(item, params):
 
 
 def test_a_run_failing_the_same_way_stops_and_keeps_its_rows(tmp_path, monkeypatch, items):
-    monkeypatch.setattr(runner, "execute", always_401)
+    monkeypatch.setattr(pools, "execute", always_401)
     db = tmp_path / "bench.db"
     metadata = run_metadata("test", "experiment", "1", ("", False))
     options = runner.RunOptions(db=db, metadata=metadata, parallelism="none", progress=False)
@@ -73,7 +73,7 @@ def invoke(*args):
 
 
 def test_run_exits_2_with_the_reason_when_the_breaker_trips(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "execute", always_401)
+    monkeypatch.setattr(pools, "execute", always_401)
     done = invoke("--db", str(tmp_path / "dev.db"), "--breaker", "5")
     assert done.exit_code == 2, done.output
     assert "stopped: the last 5 datapoints all failed with APIError: HTTP 401" in done.output
@@ -93,7 +93,7 @@ def test_max_error_rate_fails_a_run_above_it(tmp_path, monkeypatch):
         calls.append(1)
         return always_401(item, params) if len(calls) % 2 else execute(item, params)
 
-    monkeypatch.setattr(runner, "execute", half_fail)
+    monkeypatch.setattr(pools, "execute", half_fail)
     done = invoke("--db", str(tmp_path / "dev.db"), "--max-error-rate", "0.3")
     assert done.exit_code == 1, done.output
     assert "is above --max-error-rate 0.3" in done.output
