@@ -137,6 +137,7 @@ def expected_files(context: dict) -> set[str]:
                 "compare/__init__",
                 "compare/core",
                 "compare/fast",
+                "compare/means",
                 "compare/png",
                 "compare/planning",
                 "compare/ranking",

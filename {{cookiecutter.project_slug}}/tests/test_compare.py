@@ -17,7 +17,7 @@ from {{ cookiecutter.module_name }} import metrics as kind
 from {{ cookiecutter.module_name }} import predict as predict_module
 from {{ cookiecutter.module_name }}.cli import app
 from {{ cookiecutter.module_name }}.harness import compare, runner
-from {{ cookiecutter.module_name }}.harness.compare import fast, stats
+from {{ cookiecutter.module_name }}.harness.compare import fast, means, stats
 from {{ cookiecutter.module_name }}.harness.report import write_report
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.params import grid
@@ -240,6 +240,48 @@ def test_the_vectorised_path_serves_only_what_summarize_agrees_with(monkeypatch)
     assert set(found) == {"latency_mean"}
     interval = found["latency_mean"]
     assert interval.low < interval.diff < interval.high and interval.p_value < 1e-6
+
+
+def test_the_vectorised_means_agree_with_summarize_and_serve_only_those(monkeypatch):
+    rng = np.random.default_rng(2)
+
+    def rows(p_correct):
+        return [
+            {"correct": bool(c), "tokens": None if f else int(t), "cost": 0.01 * t, "error": f}
+            for c, t, f in zip(
+                rng.random(90) < p_correct,
+                rng.integers(5, 50, 90),
+                rng.random(90) < 0.1,
+                strict=True,
+            )
+        ]
+
+    def summarize(results):
+        ok = [r for r in results if not r["error"]]
+        correct = sum(r["correct"] for r in ok)
+        cost = sum(r["cost"] for r in ok)
+        tokens = [r["tokens"] for r in ok]
+        return {
+            "accuracy": correct / len(results),  # a mean (failed: wrong)
+            "tokens_mean": float(np.mean(tokens)) if tokens else None,  # over the successes
+            "cost_total": cost,  # a sum
+            "cost_per_correct": cost / correct if correct else None,  # a ratio of sums
+            "tokens_p50": float(np.median(tokens)) if tokens else None,  # none of those
+        }
+
+    monkeypatch.setattr(means, "summary", summarize)
+    a, b = rows(0.9), rows(0.3)
+    names = list(summarize(a))
+    found = means.mean_intervals(a, b, names, stats.Options(resamples=400), 0, None)
+    assert set(found) == set(names) - {"tokens_p50"}  # the median: through summarize
+    for results in (a, b):  # exactly what summarize gives, on the full data
+        shares = means.shares(results, names)
+        forms = means.find_forms([(results, shares)], names, names, 0)
+        for name, form in forms.items():
+            assert means.reduce(shares, form) == pytest.approx(summarize(results)[name], rel=1e-12)
+    accuracy = found["accuracy"]
+    assert accuracy.diff == pytest.approx(summarize(b)["accuracy"] - summarize(a)["accuracy"])
+    assert accuracy.low < accuracy.diff < accuracy.high < 0 and accuracy.p_value < 0.01
 
 
 # --- the statistics against scipy's (test-only dependency) -----------------------------------

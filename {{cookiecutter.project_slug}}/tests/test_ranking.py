@@ -1,6 +1,7 @@
 """One run's uncertainty: intervals per configuration, the ranking, sample-size planning, and
 the report's sections built on them. Kind-agnostic (the kind's metrics interface only)."""
 
+import dataclasses
 import json
 import math
 
@@ -91,3 +92,22 @@ def test_the_report_shows_intervals_a_ranking_and_a_replay_in_one_line(db, tmp_p
         assert "## Per class" not in text
     section = text.split("## Compared with the previous run")[1]
     assert "Same results as run" in section and "| cfg" not in section
+
+
+def test_the_report_names_configurations_by_the_params_that_vary(db, tmp_path, configurations):
+    text = write_report(db, tmp_path / "reports").read_text()
+    tables = text.split("## Configurations")[1].split("## Per class")[0].split("## Ranking")[0]
+    names = [f.name for f in dataclasses.fields(configurations[0])]
+    varying = [n for n in names if len({repr(getattr(c, n)) for c in configurations}) > 1]
+    header = next(line for line in tables.splitlines() if line.startswith("|"))
+    assert [h.strip() for h in header.strip("|").split("|")] == (varying or names)
+    for config in configurations:  # no config_id hash, booleans as true/false
+        assert config.config_id not in tables and config.config_id[:12] not in tables
+    booleans = [n for n in varying if isinstance(getattr(configurations[0], n), bool)]
+    rows = [line for line in tables.split("## Metrics")[0].splitlines() if line.startswith("| ")]
+    for name in booleans:
+        column = (varying or names).index(name)
+        cells = {row.strip("|").split("|")[column].strip() for row in rows[1:]}
+        assert cells <= {"true", "false"}, cells
+    metrics = tables.split("## Metrics")[1]
+    assert "config_id" not in metrics and "p50 (ms)" in metrics and "latency_p50" not in metrics

@@ -6,6 +6,7 @@ which writes PNGs into ``folder`` and returns their (title, file name) pairs. Wh
 run of the same phase exists, a last section compares the run with it (the compare package).
 """
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tabulate import tabulate  # noqa: E402
 from .compare import compare_rows, markdown, plot  # noqa: E402
 from .compare.runs import previous_run, runs  # noqa: E402
 from .errors import OperationalError  # noqa: E402
-from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL  # noqa: E402
+from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, Params  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
 from .report_stats import uncertainty_sections  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
@@ -44,10 +45,6 @@ def latest_experiment_run(metrics: pd.DataFrame, experiment: str | None) -> tupl
             )
     last = metrics.sort_values("timestamp").iloc[-1]
     return last["experiment"], last["track_id"]
-
-
-def config_label(row: pd.Series, params: list[str]) -> str:
-    return ", ".join(f"{c.removeprefix('params_')}={row[c]}" for c in params)
 
 
 def plot_metric(metrics: pd.DataFrame, labels: list[str], path: Path) -> None:
@@ -103,12 +100,37 @@ def param_columns(metrics: pd.DataFrame) -> list[str]:
     return sorted(c for c in metrics.columns if c.startswith("params_"))
 
 
+def varying_columns(metrics: pd.DataFrame) -> list[str]:
+    """The params columns that differ between configurations (all of them when none does)."""
+    params = param_columns(metrics)
+    return [c for c in params if metrics[c].astype(str).nunique() > 1] or params
+
+
+def readable(value, boolean: bool):
+    """A param as a person reads it: booleans true/false (the db stores 1/0)."""
+    if boolean and value is not None and not pd.isna(value):
+        return str(bool(value)).lower()
+    return value
+
+
+def params_table(metrics: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The ``columns`` of params, named without their prefix, booleans as true/false."""
+    booleans = {f.name for f in dataclasses.fields(Params) if f.type in (bool, "bool")}
+    table = pd.DataFrame(index=metrics.index)
+    for column in columns:
+        name = column.removeprefix("params_")
+        table[name] = [readable(v, name in booleans) for v in metrics[column]]
+    return table
+
+
 def plot_labels(metrics: pd.DataFrame) -> list[str]:
     """One per configuration: the params that differ between configurations, wrapped to keep
     plots wide."""
-    params = param_columns(metrics)
-    varying = [c for c in params if metrics[c].nunique() > 1] or params
-    return [textwrap.fill(config_label(row, varying), 40) for _, row in metrics.iterrows()]
+    table = params_table(metrics, varying_columns(metrics))
+    return [
+        textwrap.fill(", ".join(f"{k}={v}" for k, v in row.items()), 40)
+        for _, row in table.iterrows()
+    ]
 
 
 def write_plots(metrics: pd.DataFrame, run: pd.DataFrame, folder: Path) -> list[tuple[str, str]]:
@@ -133,11 +155,16 @@ def heading_lines(experiment: str, track_id: str, run: pd.DataFrame) -> list[str
 
 
 def configurations_section(metrics: pd.DataFrame) -> list[str]:
-    table = metrics[["config_id", *param_columns(metrics)]]
+    """The params that vary, one row per configuration (best first); the others in a line."""
+    varying = varying_columns(metrics)
+    fixed = [c for c in param_columns(metrics) if c not in varying]
+    shared = params_table(metrics.iloc[:1], fixed).iloc[0] if fixed else {}
+    line = ", ".join(f"{k}={v}" for k, v in shared.items())
     return [
         "## Configurations",
         "",
-        tabulate(table, "keys", tablefmt="github", showindex=False),
+        *([f"Same in every configuration: {line}.", ""] if line else []),
+        tabulate(params_table(metrics, varying), "keys", tablefmt="github", showindex=False),
         "",
     ]
 
@@ -149,7 +176,14 @@ def metrics_section(metrics: pd.DataFrame) -> list[str]:
         "## Metrics",
         "",
         tabulate(
-            pd.concat([metrics[["config_id", *METRIC_COLUMNS]], latency_ms], axis=1),
+            pd.concat(
+                [
+                    params_table(metrics, varying_columns(metrics)),
+                    metrics[METRIC_COLUMNS],
+                    latency_ms,
+                ],
+                axis=1,
+            ),
             "keys",
             tablefmt="github",
             showindex=False,
@@ -165,8 +199,8 @@ def latency_section() -> list[str]:
     return [
         "## Latency",
         "",
-        "Seconds measured inside predict; rows reused from the cache carry the latency of the "
-        "computation they reuse.",
+        "Measured inside predict, in milliseconds; rows reused from the cache carry the latency "
+        "of the computation they reuse.",
         "",
         "![Latency distribution per configuration](latency.png)",
         "",
@@ -181,11 +215,15 @@ def extra_plot_sections(extra: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def errors_section(run: pd.DataFrame) -> list[str]:
+def errors_section(run: pd.DataFrame, metrics: pd.DataFrame) -> list[str]:
+    """Failed datapoints per configuration (named by the params that vary) and error type."""
     errors = run[run["error"].fillna("") != ""] if "error" in run.columns else run.iloc[0:0]
     if errors.empty:
         return ["## Errors", "", "No datapoint failed.", ""]
     counts = errors.groupby(["config_id", "error_type"]).size().reset_index(name="count")
+    labels = dict(zip(metrics["config_id"], plot_labels(metrics), strict=True))
+    counts["config_id"] = [" ".join(labels.get(c, c).split()) for c in counts["config_id"]]
+    counts = counts.rename(columns={"config_id": "configuration"})
     return ["## Errors", "", tabulate(counts, "keys", tablefmt="github", showindex=False), ""]
 
 
@@ -264,7 +302,7 @@ def write_report(
         *uncertainty_sections(run, folder),  # intervals, ranking, error bars
         *latency_section(),
         *extra_plot_sections(extra),
-        *errors_section(run),
+        *errors_section(run, metrics),
         *cache_section(run),
         *comparison_section(predictions, track_id, folder, db),  # when an earlier run exists
     ]

@@ -72,12 +72,12 @@ def per_class_section(run, config_id: str, label: str) -> list[str]:
     truth = rows["ground_truth"].astype(str)
     predicted = rows["prediction"].astype(str).where(~failed, "")
     table = []
-    for label in sorted(set(truth)):
-        hits = int(((predicted == label) & (truth == label)).sum())
-        said, support = int((predicted == label).sum()), int((truth == label).sum())
+    for name in sorted(set(truth)):
+        hits = int(((predicted == name) & (truth == name)).sum())
+        said, support = int((predicted == name).sum()), int((truth == name).sum())
         table.append(
             {
-                "class": label,
+                "class": name,
                 "support": support,
                 "predicted": said,
                 "precision": f"{hits / said:.3f}" if said else "-",

@@ -13,15 +13,18 @@ never dropped silently.
 """
 
 import fnmatch
+import sys
 import zlib
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from .. import kind
 from ..tracking import is_result_column
 from .fast import latency_intervals
+from .means import mean_intervals
 from .runs import select
 from .stats import (
     MARKS,
@@ -177,6 +180,8 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
     ]
     seed = [options.seed, zlib.crc32(" ".join(changed).encode())]
     intervals = latency_intervals(results_a, results_b, changed, options, seed, groups)
+    others = [name for name in changed if name not in intervals]
+    intervals.update(mean_intervals(results_a, results_b, others, options, seed, groups))
     rest = [name for name in changed if name not in intervals]  # through the kind's summarize
     if rest:
         intervals.update(resample_summaries(results_a, results_b, rest, options, seed, groups))
@@ -242,7 +247,9 @@ def compare_rows(rows_a, run_a: dict, rows_b, run_b: dict, options: Options | No
             rows_b[rows_b["config_id"] == config_id],
             options,
         )
-        for config_id in config_ids
+        for config_id in tqdm(
+            config_ids, desc="compare", unit="configuration", disable=not sys.stderr.isatty()
+        )
     ]
     mark_all(configurations, list(options.gate))
     order = {"both": 0, ONLY_A: 1, ONLY_B: 2}
