@@ -248,8 +248,8 @@ def test_hooks_run_from_a_bare_shell_after_pre_commit_install(tmp_path, shared_p
     (project / ".venv").symlink_to(shared_python.parent.parent)  # as make install leaves it
     pre_commit_home = {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
     run([".venv/bin/pre-commit", "install"], cwd=project, env=pre_commit_home)
-    with open(project / "src" / "bare_hooks" / "params.py", "a") as params:
-        params.write("# a change for the hooks to check\n")  # the bake's own first commit exists
+    # something new to commit (the bake's own first commit exists) for the hooks to check
+    (project / "src" / "bare_hooks" / "notes.py").write_text('"""Notes."""\n')
     git(project, "add", "-A")
     dead = "http://127.0.0.1:9"  # offline: any download fails
     env = {**pre_commit_home, "PATH": bare_path(), "HTTPS_PROXY": dead, "HTTP_PROXY": dead}

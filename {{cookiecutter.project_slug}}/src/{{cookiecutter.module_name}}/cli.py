@@ -277,7 +277,9 @@ def compare_runs(
         0.05, help="Relative change within which a metric without its own threshold is unchanged."
     ),
     metric_threshold: list[str] = typer.Option(
-        None, help="NAME=VALUE: one metric's threshold (points for proportions; repeatable)."
+        None,
+        help="NAME=VALUE: one metric's threshold (points for proportions; repeatable) "
+        "[default: the kind's, else --threshold].",
     ),
     confidence: float = typer.Option(0.95, help="Level of the paired bootstrap interval."),
     resamples: int = typer.Option(1000, help="Bootstrap resamples."),
