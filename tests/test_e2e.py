@@ -14,18 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (
+from helpers import bake, make, option_matrix, pip_install, run, tools_env
+from results import (
     assert_rerun_reused_everything,
-    bake,
     db_rows,
-    make,
-    option_matrix,
-    pip_install,
     report_images,
-    run,
     run_counts,
     runs_in_order,
-    tools_env,
 )
 
 pytestmark = pytest.mark.e2e

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bake, executions, git, pip_install, query, run
+from helpers import bake, git, pip_install, run
+from results import executions, query
 
 pytestmark = pytest.mark.e2e
 MODULE = "dask_e2e"

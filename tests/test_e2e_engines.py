@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from helpers import bake, executions, git, install_into, pip_install, query, run
+from helpers import bake, git, install_into, pip_install, run
+from results import executions, query
 
 TOTAL_CONFIGS = 8  # the classification grid
 DRIVER = """

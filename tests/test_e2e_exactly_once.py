@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bake, executions, git, install_into, query, run
+from helpers import bake, git, install_into, run
+from results import executions, query
 
 pytestmark = pytest.mark.e2e
 MODULE = "exactly_once"

@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 import pytest
 
-from helpers import bake, db_rows, git, install_into, run, run_counts
+from helpers import bake, git, install_into, run
+from results import db_rows, run_counts
 
 pytestmark = pytest.mark.e2e
 MODULE = "failure_modes"

@@ -11,15 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from helpers import (
+from helpers import bake, install_into, make, run
+from results import (
     assert_rerun_reused_everything,
-    bake,
     db_rows,
-    install_into,
-    make,
     readme_mentions,
     report_images,
-    run,
     run_counts,
     run_results_commands,
 )

@@ -13,15 +13,11 @@ import sqlite3
 
 import pytest
 
-from helpers import (
+from helpers import bake, git, make, pip_install, run
+from results import (
     assert_rerun_reused_everything,
-    bake,
-    git,
-    make,
-    pip_install,
     readme_mentions,
     report_images,
-    run,
     run_counts,
     run_results_commands,
 )

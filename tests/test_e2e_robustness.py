@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import bake, executions, git, install_into, query
+from helpers import bake, git, install_into
+from results import executions, query
 
 pytestmark = pytest.mark.e2e
 MODULE = "robust_bench"

@@ -6,7 +6,8 @@ import sqlite3
 
 import pytest
 
-from helpers import bake, install_into, report_images, run, run_results_commands
+from helpers import bake, install_into, run
+from results import report_images, run_results_commands
 
 pytestmark = pytest.mark.e2e
 MODULE = "validation_gate"

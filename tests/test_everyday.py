@@ -20,7 +20,6 @@ from helpers import (
     COOKIECUTTER_JSON,
     TEMPLATE_DIR,
     bake,
-    db_rows,
     full_context,
     git,
     install_into,
@@ -30,6 +29,7 @@ from helpers import (
     run,
     tools_env,
 )
+from results import db_rows
 
 
 def install_commands(project: Path) -> list[str]:
