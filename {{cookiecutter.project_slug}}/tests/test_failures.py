@@ -169,3 +169,25 @@ def test_an_operational_error_is_one_line_and_exit_status_2(tmp_path, capsys, mo
     monkeypatch.setenv("BENCH_DEBUG", "1")
     with pytest.raises(OperationalError):
         app(["validate", str(damaged)], prog_name="bench")
+
+
+def test_the_cache_reads_and_writes_many_entries_as_diskcache_does(tmp_path):
+    """get_many/put_many: diskcache's own rows (xt cache ls/delete read them), replaced on a
+    second put, large values in files, one configuration clearable on its own."""
+    store = cache.ResultCache(tmp_path / "cache")
+    entries = [
+        (f"k{i}", {"result": {"x": i}, "cache": "run1"}, "cfg" if i % 2 else "other")
+        for i in range(2000)
+    ]
+    large = {"result": {"raw_response": "x" * 100_000}, "cache": "run1"}
+    store.put_many([*entries, ("large", large, "cfg")])
+    store.put_many([("k1", {"result": {"x": -1}, "cache": "run2"}, "cfg")])  # replaces k1
+    found = store.get_many(["k0", "k1", "large", "missing"])
+    replaced = {"result": {"x": -1}, "cache": "run2"}
+    assert found == {"k0": entries[0][1], "k1": replaced, "large": large}
+    assert store.present(["k5", "large", "nope"]) == {"k5", "large"}
+    assert len(store.store) == 2001 and store.store.get("k2") == entries[2][1]
+    assert store.store.get("k3", tag=True) == (entries[3][1], "cfg")
+    assert store.stats()["per_config"] == {"cfg": 1001, "other": 1000}
+    assert store.clear_config("other") == 1000 and len(store.store) == 1001
+    store.close()

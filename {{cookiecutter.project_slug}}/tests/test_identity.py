@@ -9,7 +9,9 @@ import sys
 import pytest
 
 from {{ cookiecutter.module_name }}.data import load_items
+from {{ cookiecutter.module_name }}.harness import plan
 from {{ cookiecutter.module_name }}.harness.identity import (
+    KeyHasher,
     check_fields,
     computation_key,
     content_hash,
@@ -170,3 +172,29 @@ def test_a_result_digest_survives_the_round_trip_through_sqlite(tmp_path):
         read = [dict(zip(names, values, strict=True)) for values in cursor]
     assert [result_digest(r) for r in read] == [result_digest(r) for r in rows]
     assert result_digest({"a": 1}) != result_digest({"a": 2})
+
+
+def test_the_streamed_plan_has_the_computation_keys_of_today(monkeypatch):
+    """plan.Plan (each item and params encoded once, keys from a copied SHA-256 state) gives
+    exactly computation_key's digests, so existing dbs and caches stay valid; equal items and
+    configurations collapse (the first is kept); chunks of items keep every key."""
+    items, configurations = load_items()[:5], grid()[:3]
+    monkeypatch.setattr(plan, "CHUNK", 2)  # several chunks of items
+    work = plan.Plan([*items, items[1]], [*configurations, configurations[0]], predict, "7")
+    assert (work.size, work.duplicates) == (15, 6 * 4 - 15)
+    walked = [(key, item, p) for p, batch in work.batches() for key, item, _ in batch]
+    chunks = (items[:2], items[2:4], items[4:])
+    assert [(item, p) for _, item, p in walked] == [
+        (item, p) for chunk in chunks for p in configurations for item in chunk
+    ]
+    assert [key for key, _, _ in walked] == [
+        computation_key(predict, "7", item, p) for _, item, p in walked
+    ]
+    hasher = KeyHasher(predict, PREDICT_VERSION)
+    prefix = hasher.item(items[0])[1]
+    assert hasher.key(prefix, hasher.tail(configurations[1])) == computation_key(
+        predict, PREDICT_VERSION, items[0], configurations[1]
+    )
+    columns = next(work.batches())[1][0][2]
+    fields = dataclasses.fields(items[0])
+    assert columns == {f"item_{f.name}": getattr(items[0], f.name) for f in fields}

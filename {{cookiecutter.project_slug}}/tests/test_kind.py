@@ -22,6 +22,18 @@ def test_summarize_and_row_values_give_the_declared_names(items, configurations)
     assert kind.row_values(failed) == dict.fromkeys(kind.ROW_HIGHER_IS_BETTER)
 
 
+def test_summarize_reads_only_its_declared_fields(items, configurations):
+    """SUMMARY_FIELDS (when declared): the metrics from only those fields are the metrics."""
+    results = [kind.predict_module.predict(item, p) for item in items for p in configurations]
+    results.append({**results[0], "error": "boom", "error_type": "RuntimeError"})
+    fields = kind.SUMMARY_FIELDS or {name for result in results for name in result}
+    declared = [{k: v for k, v in result.items() if k in fields} for result in results]
+    expected, got = kind.summarize(results), kind.summarize(declared)
+    assert got.keys() == expected.keys()
+    for name, value in expected.items():
+        assert got[name] == value or (got[name] != got[name] and value != value), name  # NaN
+
+
 def test_grid_and_items_are_what_the_machinery_keys_on():
     configurations = kind.grid()
     assert configurations and all(isinstance(p, kind.Params) for p in configurations)

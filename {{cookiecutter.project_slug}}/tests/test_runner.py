@@ -4,13 +4,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import replace
 
 import pytest
 
-from {{ cookiecutter.module_name }}.harness import runner
-from {{ cookiecutter.module_name }}.harness.errors import ParallelismUnavailable
-from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
+from {{ cookiecutter.module_name }}.harness import kind, runner
+from {{ cookiecutter.module_name }}.harness.errors import OperationalError, ParallelismUnavailable
+from {{ cookiecutter.module_name }}.harness.tracking import is_result_column, run_metadata
 from {{ cookiecutter.module_name }}.harness.validation import exit_code, validate
 
 
@@ -80,3 +81,58 @@ def test_dask_options_in_a_project_without_dask_exit_2_with_the_fix(tmp_path):
         assert "baked without dask" in done.stderr and "parallelism=dask" in done.stderr
         assert "Traceback" not in done.stderr
     assert not db.exists() and not runner.cache_dir_for(db).exists()
+
+
+def test_the_metrics_are_summarize_over_the_rows_of_the_run(tmp_path, items, configurations):
+    """Each configuration's metrics row is summarize over its rows of that run as the db holds
+    them (the runner keeps no result in memory): on a first run and on a rerun from the cache."""
+    db = tmp_path / "bench.db"
+    for _ in ("computed", "reused"):
+        summary = runner.run(items, configurations, options(db))
+        with sqlite3.connect(db) as connection:
+            connection.row_factory = sqlite3.Row
+            run = (summary.track_id,)
+            predictions = connection.execute(
+                "SELECT * FROM predictions WHERE track_id = ? ORDER BY timestamp", run
+            )
+            predictions = [dict(row) for row in predictions]
+            metrics = connection.execute("SELECT * FROM metrics WHERE track_id = ?", run)
+            metrics = {row["config_id"]: dict(row) for row in metrics}
+        assert sorted(metrics) == sorted(p.config_id for p in configurations)
+        for config_id, row in metrics.items():
+            results = [
+                {k: v for k, v in p.items() if is_result_column(k) and v is not None}
+                for p in predictions
+                if p["config_id"] == config_id
+            ]
+            assert row["n"] == len(results) == len(items)
+            for name, value in kind.summarize(results).items():
+                stored = row[name]
+                if value is None or value != value:  # None and NaN are stored as NULL
+                    assert stored is None or stored != stored, name
+                else:
+                    assert stored == value, (config_id, name, stored, value)
+
+
+def test_journal_wal_is_an_option_and_the_default_is_the_rollback_journal(
+    tmp_path, items, configurations
+):
+    def closed(db, sql):  # WAL -> delete needs every other connection closed, not collected
+        with closing(sqlite3.connect(db)) as connection:
+            return connection.execute(sql).fetchall()
+
+    default, wal = tmp_path / "default.db", tmp_path / "wal.db"
+    runner.run(items[:2], configurations, options(default))
+    runner.run(items[:2], configurations, replace(options(wal), journal="wal"))
+    assert closed(default, "PRAGMA journal_mode") == [("delete",)]
+    assert closed(wal, "PRAGMA journal_mode") == [("wal",)]
+    n = 2 * len(configurations)
+    for db in (default, wal):
+        counts = "SELECT COUNT(*), COUNT(DISTINCT cache_key), SUM(cache = '') FROM predictions"
+        assert closed(db, counts) == [(n, n, n)]
+        assert closed(db, "SELECT SUM(n) FROM metrics") == [(n,)]
+    back = runner.run(items[:2], configurations, replace(options(wal), journal="delete"))
+    assert back.reused == n and closed(wal, "PRAGMA journal_mode") == [("delete",)]
+    assert exit_code(validate(default)) == 0 and exit_code(validate(wal)) == 0
+    with pytest.raises(OperationalError, match="journal 'memory'"):
+        runner.run(items[:2], configurations, replace(options(wal), journal="memory"))

@@ -16,6 +16,7 @@ from .harness.app import (
     SCHEDULER_HELP,
     WORKERS_HELP,
     Engine,
+    Journal,
     Parallelism,
     app,
 )
@@ -77,6 +78,12 @@ def run(
         runner.RunOptions.max_unsaved_seconds,
         help="Commit rows once they hold this much computation (0: commit every row).",
     ),
+    journal: Journal = typer.Option(
+        None,
+        help="Results db journal: wal makes commits ~20x cheaper, safe against kill -9, not "
+        "power loss [default: the db's own; a new db: delete, SQLite's rollback journal].",
+        show_default=False,
+    ),
     allow_dirty: bool = typer.Option(False, help="Run an experiment on uncommitted code."),
     allow_drift: bool = typer.Option(False, help="Run although params fields were renamed."),
     code_change_neutral: bool = typer.Option(
@@ -127,6 +134,7 @@ def run(
         engine=engine,
         cache_errors=cache_errors,
         max_unsaved_seconds=max_unsaved_seconds,
+        journal=journal.value if journal else "",
         progress=progress,
         timeout=timeout,
         breaker=0 if no_breaker else breaker,

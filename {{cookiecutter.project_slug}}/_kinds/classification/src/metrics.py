@@ -27,6 +27,10 @@ THRESHOLDS = LATENCY_THRESHOLDS  # relative
 row_values = correct_and_latency
 
 
+# The result fields summarize reads (the runner reads only these back for the metrics rows).
+SUMMARY_FIELDS = ("error", "latency", "prediction", "ground_truth")
+
+
 def summarize(results: list[dict]) -> dict:
     """Accuracy (errors count as wrong), error rate and latency statistics in seconds."""
     n = len(results)

@@ -33,6 +33,10 @@ THRESHOLDS = {**LATENCY_THRESHOLDS, "fit_seconds": 0.2}  # relative
 row_values = correct_and_latency
 
 
+# The result fields summarize reads (the runner reads only these back for the metrics rows).
+SUMMARY_FIELDS = ("error", "latency", "prediction", "ground_truth", "fit_seconds")
+
+
 def summarize(results: list[dict]) -> dict:
     """Macro F1 and accuracy (errors count as wrong), the model's fit time, error rate and
     prediction latency statistics, all times in seconds."""

@@ -68,6 +68,11 @@ class Engine(enum.Enum):
     duckdb = "duckdb"
 
 
+class Journal(enum.Enum):  # run --journal (tracking.set_journal)
+    delete = "delete"
+    wal = "wal"
+
+
 DEFAULT_PARALLELISM, DEFAULT_ENGINE = Parallelism(runner.PARALLELISM), Engine(ENGINE)
 
 

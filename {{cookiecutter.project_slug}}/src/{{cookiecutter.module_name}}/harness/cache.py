@@ -3,11 +3,17 @@
 Values have xetrack's layout, ``{"result": ..., "cache": <track_id that computed it>}``, so
 ``xt cache ls <dir>`` and ``xt cache delete <dir> <track_id>`` work on it. Each entry is tagged
 with its configuration id, so one configuration can be cleared on its own.
+
+Many entries at once (``get_many``, ``put_many``): one query per CHUNK keys and one
+``executemany`` per batch, in diskcache's own table and encoding (``Cache.disk.store`` and
+``fetch``, the rows ``set`` would write), instead of three statements per ``set`` and one per
+``get``.
 """
 
 import json
 import shutil
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +21,13 @@ import diskcache
 
 from .errors import CacheError
 
-IN_PROGRESS = "run-in-progress"  # file holding the track_id of a run that has not finished
+IN_PROGRESS = "run-in-progress"
+CACHE_PAGES = 2048  # SQLite page cache of the cache's connection: 8 MB
+CHUNK = 900  # keys per query (SQLite's variable limit is 999 in old versions)
+INSERT = (
+    "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, access_count, tag, size, "
+    "mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, ?, ?, ?, ?, ?)"
+)  # file holding the track_id of a run that has not finished
 
 
 def cleared_marker(directory: Path) -> Path:
@@ -29,9 +41,16 @@ class ResultCache:
         self.directory = Path(directory)
         # diskcache's defaults evict entries past 1 GB (results would silently be recomputed)
         # and check the size on every set (half the cost of a set): neither fits a result store.
+        # Its 64 MB memory map and 32 MB page cache would make the run's memory grow with the
+        # cache (up to ~100 MB): the OS caches the file anyway.
         try:
             self.store = diskcache.Cache(
-                str(self.directory), tag_index=True, eviction_policy="none", cull_limit=0
+                str(self.directory),
+                tag_index=True,
+                eviction_policy="none",
+                cull_limit=0,
+                sqlite_mmap_size=0,
+                sqlite_cache_size=CACHE_PAGES,
             )
             len(self.store)  # reads its index: a damaged file fails here, not mid-run
         except (sqlite3.DatabaseError, OSError) as error:
@@ -44,12 +63,58 @@ class ResultCache:
     def get(self, key: str) -> dict | None:
         return self.store.get(key)
 
+    def get_many(self, keys: list[str]) -> dict[str, dict]:
+        """The values of the ``keys`` that are cached (missing keys are left out)."""
+        found = {}
+        disk, now = self.store.disk, time.time()
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            rows = self.store._sql(  # diskcache's connection: its settings and its lock
+                "SELECT key, mode, filename, value FROM Cache WHERE raw = 1 AND key IN "
+                f"({', '.join('?' * len(chunk))}) AND (expire_time IS NULL OR expire_time > ?)",
+                (*chunk, now),
+            ).fetchall()
+            for key, mode, filename, value in rows:
+                try:
+                    found[key] = disk.fetch(mode, filename, value, False)
+                except OSError:  # its file is gone: a miss, as diskcache's get says
+                    continue
+        return found
+
+    def present(self, keys: list[str]) -> set[str]:
+        """The ``keys`` that are cached, without reading their values."""
+        found = set()
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            rows = self.store._sql(
+                f"SELECT key FROM Cache WHERE raw = 1 AND key IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(key for (key,) in rows)
+        return found
+
     def put_many(self, entries: list[tuple[str, dict, str]]) -> None:
-        """Store (key, value, config_id) entries in one transaction."""
+        """Store (key, value, config_id) entries in one transaction (the last of a key wins).
+
+        New keys go in with one ``executemany``; a key already cached is replaced by ``set``
+        (which also removes the file of a large old value).
+        """
+        latest = {key: (value, config_id) for key, value, config_id in entries}
+        if not latest:
+            return
         try:
             with self.store.transact():
-                for key, value, config_id in entries:
-                    self.store.set(key, value, tag=config_id)
+                keys = list(latest)
+                cached, now, store = self.present(keys), time.time(), self.store.disk.store
+                rows = []
+                for key in keys:
+                    value, config_id = latest[key]
+                    if key in cached:
+                        self.store.set(key, value, tag=config_id)
+                        continue
+                    size, mode, filename, db_value = store(value, False, key=key)
+                    rows.append((key, now, now, config_id, size, mode, filename, db_value))
+                self.store._con.executemany(INSERT, rows)
         except (sqlite3.DatabaseError, OSError) as error:
             raise CacheError(
                 f"cache {self.directory} cannot be written ({type(error).__name__}: {error}): "

@@ -51,35 +51,86 @@ def result_of(row: dict) -> dict:
 
 
 def restore_from_db(
-    db: Path, writer: RowWriter, cache: ResultCache, work: dict, cache_errors: bool
+    db: Path, writer: RowWriter, cache: ResultCache, config_ids: set[str], cache_errors: bool
 ) -> int:
-    """Cache the db's computed rows of ``work``'s keys that the cache lacks; return how many."""
-    if not {"cache_key", "cache", "config_id"} <= writer.columns:
+    """Cache the db's computed rows of ``config_ids`` that the cache lacks; return how many.
+
+    Streamed, in chunks: a first pass reads the computed rows' keys only and stops at the first
+    one the cache lacks (usually there is none: one scan, no value read). Only then a second
+    pass restores them, latest row first (the first restored entry of a key wins).
+    """
+    columns = writer.columns
+    if not {"cache_key", "cache", "config_id"} <= columns:
         return 0
-    missing = [key for key in work if key not in cache.store]
     cleared = cache.cleared()
-    entries = {}
-    for start in range(0, len(missing), CHUNK):
-        chunk = missing[start : start + CHUNK]
-        cursor = writer.connection.execute(
-            f"SELECT * FROM \"{writer.table}\" WHERE cache = '' AND cache_key IN "
-            f"({', '.join('?' * len(chunk))}) ORDER BY timestamp",
-            chunk,
-        )
-        names = [column[0] for column in cursor.description]
-        for values in cursor:
+    error = "error" if "error" in columns else "NULL"
+
+    def restorable(key, config_id, failed, timestamp) -> bool:
+        if config_id not in config_ids or (failed and not cache_errors):
+            return False
+        since = max(cleared.get("*", ""), cleared.get(config_id, ""))
+        return not (since and str(timestamp) <= since)
+
+    keys = writer.connection.execute(
+        f"SELECT cache_key, config_id, {error}, timestamp FROM \"{writer.table}\" WHERE cache = ''"
+    )
+    while chunk := keys.fetchmany(CHUNK):
+        wanted = {row[0] for row in chunk if restorable(*row)}
+        if len(cache.present(list(wanted))) < len(wanted):
+            break
+    else:
+        return 0
+    keys.close()
+    cursor = writer.connection.execute(
+        f"SELECT * FROM \"{writer.table}\" WHERE cache = '' ORDER BY timestamp DESC"
+    )
+    names = [column[0] for column in cursor.description]
+    restored = 0
+    while chunk := cursor.fetchmany(CHUNK):
+        entries = {}
+        for values in chunk:
             row = dict(zip(names, values, strict=True))
-            if row.get("error") and not cache_errors:
-                continue
-            since = max(cleared.get("*", ""), cleared.get(row["config_id"], ""))
-            if since and str(row["timestamp"]) <= since:
+            key = row["cache_key"]
+            if key in entries or not restorable(
+                key, row["config_id"], row.get("error"), row["timestamp"]
+            ):
                 continue
             entry = {"result": result_of(row), "cache": row["track_id"]}
-            entries[row["cache_key"]] = (row["cache_key"], entry, row["config_id"])  # latest
-    cache.put_many(list(entries.values()))
-    if entries:
+            entries[key] = (key, entry, row["config_id"])  # the latest row of the key
+        cached = cache.present(list(entries))
+        fresh = [entry for key, entry in entries.items() if key not in cached]
+        cache.put_many(fresh)
+        restored += len(fresh)
+    if restored:
         notice(
-            f"cache {cache.directory} lacked {len(entries)} results that {db} holds: "
+            f"cache {cache.directory} lacked {restored} results that {db} holds: "
             "restored them from the db (nothing is computed again)"
         )
-    return len(entries)
+    return restored
+
+
+def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_errors: bool) -> int:
+    """Cache the results a killed run committed but did not get to cache."""
+    if "cache_key" not in writer.columns:
+        return 0
+    cursor = writer.connection.execute(
+        f"SELECT * FROM \"{writer.table}\" WHERE track_id = ? AND cache = ''", (killed_track_id,)
+    )
+    names = [column[0] for column in cursor.description]
+    healed = 0
+    while chunk := cursor.fetchmany(CHUNK):
+        rows = [dict(zip(names, values, strict=True)) for values in chunk]
+        cached = cache.present([row["cache_key"] for row in rows])
+        entries = [
+            (
+                row["cache_key"],
+                {"result": result_of(row), "cache": killed_track_id},
+                row["config_id"],
+            )
+            for row in rows
+            if row["cache_key"] not in cached
+            and not (row.get("error") and (not cache_errors or row.get("error_type") == "Timeout"))
+        ]
+        cache.put_many(entries)
+        healed += len(entries)
+    return healed

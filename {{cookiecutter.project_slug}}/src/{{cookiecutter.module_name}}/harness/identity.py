@@ -223,6 +223,37 @@ def computation_keys(function, version: str, items, params) -> list[str]:
     ]
 
 
+class KeyHasher:
+    """``computation_key`` of a whole grid: the same digests, each item and each params encoded
+    once per run, and each key one copy of its item's SHA-256 state plus the params' tail.
+
+    The canonical encoding of ``("computation", function_id, version, item, params)`` is the
+    concatenation of its parts' encodings (JSON of a list), so the digest can be computed from
+    the item's prefix and the params' suffix.
+    """
+
+    def __init__(self, function, version: str):
+        function_id = f"{function.__module__}.{function.__qualname__}"
+        head = ",".join(_dumps(canonical(part)) for part in ("computation", function_id, version))
+        self.head = '{"tuple":[' + head + ","
+
+    def item(self, item):
+        """(the item's canonical encoding, the SHA-256 state of every key's prefix with it)."""
+        encoded = _dumps(canonical(item))
+        return encoded, hashlib.sha256(f"{self.head}{encoded},".encode())
+
+    @staticmethod
+    def tail(params) -> bytes:
+        """The end of every key's encoding with ``params`` (pass it to ``key``)."""
+        return f"{_dumps(canonical(params))}]}}".encode()
+
+    @staticmethod
+    def key(prefix, tail: bytes) -> str:
+        digest = prefix.copy()
+        digest.update(tail)
+        return digest.hexdigest()
+
+
 def result_digest(result: dict) -> str:
     """Digest of a row's result as SQLite gives it back (bools as ints, NULLs and NaNs left out:
     SQLite stores NaN as NULL; numbers to 12 significant digits, numeric text as numbers), so
@@ -238,10 +269,7 @@ def _is_null(value) -> bool:
 
 def _as_stored(value) -> str:
     if isinstance(value, str):  # a number in a TEXT column and text in a numeric one alike
-        try:
-            value = float(value)
-        except ValueError:
-            return value
+        return _stored_text(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, (bool, int)):
@@ -251,3 +279,12 @@ def _as_stored(value) -> str:
     if isinstance(value, bytes):
         return value.hex()
     return str(value)
+
+
+@functools.lru_cache(maxsize=4096)  # labels and empty errors repeat on every row
+def _stored_text(value: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return _as_stored(number)

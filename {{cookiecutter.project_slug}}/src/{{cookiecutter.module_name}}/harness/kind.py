@@ -113,7 +113,17 @@ CONTRACT = (
         "summarize(results: list[dict]) -> dict",
         "The metrics of one configuration from its result rows (predict's dicts, failed ones "
         "included): every key of HIGHER_IS_BETTER, plus n and n_failed. Recorded per "
-        "configuration at the end of a run; compare resamples it.",
+        "configuration at the end of a run, from that configuration's rows read back from the "
+        "db (values as stored: bools as 0/1, NULLs left out); compare resamples it.",
+    ),
+    Name(
+        "metrics.py",
+        "SUMMARY_FIELDS",
+        "SUMMARY_FIELDS: tuple[str, ...]",
+        "The result fields summarize reads: at the end of a run only these columns of each "
+        "configuration's rows are read back for its metrics row (less memory on a large grid; "
+        "tests/test_kind.py checks summarize gives the same metrics from them).",
+        without="every result column is read back",
     ),
     Name(
         "metrics.py",
@@ -185,6 +195,7 @@ CONTRACT = (
 ROW_HIGHER_IS_BETTER = getattr(metrics_module, "ROW_HIGHER_IS_BETTER", {})
 THRESHOLDS = getattr(metrics_module, "THRESHOLDS", {})
 PROPORTIONS = tuple(getattr(metrics_module, "PROPORTIONS", ()))
+SUMMARY_FIELDS = tuple(getattr(metrics_module, "SUMMARY_FIELDS", ()))
 ABSOLUTE_THRESHOLDS = getattr(metrics_module, "ABSOLUTE_THRESHOLDS", {})
 GROUP = getattr(metrics_module, "GROUP", None)
 PER_CLASS = bool(getattr(metrics_module, "PER_CLASS", False))
@@ -253,6 +264,11 @@ def check(name: str, value, present: dict) -> list[str]:
         if isinstance(value, str) or not isinstance(value, (tuple, list, set, frozenset)):
             return ["PROPORTIONS: expected a tuple of metric names"]
         return [f"PROPORTIONS: {k!r} is not a declared metric" for k in value if k not in known]
+    if name == "SUMMARY_FIELDS":
+        if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value:
+            return ["SUMMARY_FIELDS: expected a tuple of result field names"]
+        wrong = [k for k in value if not isinstance(k, str) or not k.isidentifier()]
+        return [f"SUMMARY_FIELDS: {k!r} is not a field name" for k in wrong]
     if name == "PER_CLASS":
         return [] if isinstance(value, bool) else [f"PER_CLASS = {value!r}: expected a bool"]
     if name == "GROUP":
@@ -321,6 +337,7 @@ __all__ = [
     "PRIMARY_LABEL",
     "PROPORTIONS",
     "ROW_HIGHER_IS_BETTER",
+    "SUMMARY_FIELDS",
     "THRESHOLDS",
     "TIMEOUT_SECONDS",
     "Item",

@@ -35,22 +35,25 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 from xetrack import Tracker
 
+from .aggregates import metrics_rows
 from .breaker import BREAKER_WINDOW, Failures
 from .cache import ResultCache
-from .cache_restore import open_cache, restore_from_db
+from .cache_restore import heal, open_cache, restore_from_db
 from .errors import OperationalError, ParallelismUnavailable, db_error
-from .identity import computation_keys, result_digest
-from .kind import Item, Params, level_monitor, predict_module, summarize
+from .identity import result_digest
+from .kind import Item, Params, level_monitor, predict_module
+from .plan import Plan
 from .pools import POOLS, Control, Interrupted, compute_pool, compute_serial
 from .recorder import Recorder
 from .tracking import (
     ENGINE,
+    JOURNALS,
     METRICS,
     PREDICTIONS,
     RowWriter,
     flatten,
-    is_result_column,
     require_engine,
+    set_journal,
 )
 from .values import BadResult, Columns, bad_result_row, storable
 
@@ -83,6 +86,9 @@ class RunOptions:
     engine: str = ENGINE  # xetrack engine of the metrics table; rows always go in via sqlite3
     timeout: float = 0.0  # seconds per datapoint before it becomes a Timeout error row (0: none)
     breaker: int = BREAKER_WINDOW  # stop after this many consecutive same-type failures (0: never)
+    # the results db's journal (tracking.set_journal): "" leaves it as it is (a new db: SQLite's
+    # rollback journal), "wal" (cheap commits; safe against kill -9, not power loss), "delete"
+    journal: str = ""
 
 
 @dataclass
@@ -104,19 +110,6 @@ def cache_dir_for(db: Path) -> Path:
     real file (a symlink to the db shares the db's cache and lock)."""
     db = Path(db).resolve()
     return db.parent / ".cache" / db.stem
-
-
-def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, tuple[Item, Params]]:
-    """Unique computations of the grid, keyed by identity (duplicates collapse)."""
-    work = {}
-    items = list(items)
-    for params in configurations:
-        keys = computation_keys(
-            predict_module.predict, predict_module.PREDICT_VERSION, items, params
-        )
-        for key, item in zip(keys, items, strict=True):
-            work.setdefault(key, (item, params))
-    return work
 
 
 def require_parallelism(parallelism: str, scheduler: str = "") -> None:
@@ -199,36 +192,9 @@ def schedule(missing: list, options: RunOptions, control=None) -> Iterator:
                 yield done
 
 
-def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_errors: bool) -> int:
-    """Cache the results a killed run committed but did not get to cache."""
-    if "cache_key" not in writer.columns:
-        return 0
-    cursor = writer.connection.execute(
-        f"SELECT * FROM \"{writer.table}\" WHERE track_id = ? AND cache = ''", (killed_track_id,)
-    )
-    names = [column[0] for column in cursor.description]
-    entries = []
-    for values in cursor:
-        row = dict(zip(names, values, strict=True))
-        if row.get("error") and (not cache_errors or row.get("error_type") == "Timeout"):
-            continue
-        if cache.get(row["cache_key"]) is not None:
-            continue
-        result = {
-            name: value
-            for name, value in row.items()
-            if is_result_column(name) and value is not None
-        }
-        entries.append(
-            (row["cache_key"], {"result": result, "cache": killed_track_id}, row["config_id"])
-        )
-    cache.put_many(entries)
-    return len(entries)
-
-
 class Ledger:
-    """What the run keeps of each datapoint: its row (through the Recorder), its count in the
-    summary, and its result for its configuration's metrics row."""
+    """What the run keeps of each datapoint: its row (through the Recorder) and its count in
+    the summary. Nothing per datapoint stays in memory: metrics come from the rows (aggregates)."""
 
     def __init__(self, configurations, options: RunOptions, summary: RunSummary, recorder):
         self.options, self.summary, self.recorder = options, summary, recorder
@@ -237,33 +203,34 @@ class Ledger:
             params: {**flatten("params", params), "config_id": params.config_id}
             for params in configurations
         }
-        self.results = defaultdict(list)  # configuration -> its results, for summarize
         # per configuration; n_planned: its datapoints in the grid (validate's completeness check)
         self.counts = defaultdict(lambda: {"n_computed": 0, "n_reused": 0, "n_planned": 0})
         # Result keys must keep one spelling: SQLite column names ignore case (values.py).
         self.columns = Columns([*recorder.writer.columns, "input_id", "error", "error_type"])
 
-    def context(self, key: str, item: Item, params: Params) -> dict:
+    def context(self, key: str, item_columns: dict, params: Params) -> dict:
         """The columns of a row besides predict's result and its lineage."""
         return {
             **self.options.metadata,
-            **flatten("item", item),
+            **item_columns,  # flatten("item", item), once per item (plan.Plan)
             **self.config_columns[params],
             "cache_key": key,
         }
 
-    def reused(self, key: str, item: Item, params: Params, entry: dict) -> None:
+    def reused(self, key: str, item_columns: dict, params: Params, entry: dict) -> None:
         # A cache hit is logged as a complete row: item and params columns, the original
         # result and latency, and the track_id of the run that computed it.
         result = entry["result"]
         self.columns.add(result)
-        row = {**self.context(key, item, params), **result, "cache": entry["cache"], "reused": 1}
-        self.recorder.add(with_digest(row))
-        self.results[params].append(result)
+        row = {**self.context(key, item_columns, params), **result}
+        row.update(cache=entry["cache"], reused=1, row_digest=digest(result))
+        self.recorder.add(row)
         self.counts[params]["n_reused"] += 1
         self.summary.reused += 1
 
-    def computed(self, key: str, item: Item, params: Params, result: dict, seconds: float) -> None:
+    def computed(
+        self, key: str, item: Item, item_columns: dict, params: Params, result: dict, seconds: float
+    ) -> None:
         try:  # the db and the cache get the same, faithful values, or an error row
             result = storable(result, self.columns)
         except BadResult as error:
@@ -275,30 +242,33 @@ class Ledger:
         if (self.options.cache_errors or not failed) and not timed_out:
             config_id = self.config_columns[params]["config_id"]
             entry = (key, {"result": result, "cache": self.summary.track_id}, config_id)
-        row = {**self.context(key, item, params), **result, "cache": "", "reused": 0}
-        self.recorder.add(with_digest(row), entry, seconds=seconds)
-        self.results[params].append(result)
+        row = {**self.context(key, item_columns, params), **result}
+        row.update(cache="", reused=0, row_digest=digest(result))
+        self.recorder.add(row, entry, seconds=seconds)
         self.counts[params]["n_computed"] += 1
         self.summary.computed += 1
         self.summary.failed += failed
 
-    def metrics_rows(self) -> list[dict]:
-        """One metrics row per configuration that has results."""
+    def configurations(self, order) -> list[tuple[dict, dict]]:
+        """(config columns, counts) of each configuration of ``order`` that has rows."""
         return [
-            {**self.config_columns[params], **summarize(results), **self.counts[params]}
-            for params, results in self.results.items()
+            (self.config_columns[params], self.counts[params])
+            for params in order
+            if self.counts[params]["n_computed"] + self.counts[params]["n_reused"]
         ]
 
 
-def with_digest(row: dict) -> dict:
-    """The row with ``row_digest`` of its result: validate notices a row edited after insert."""
-    row["row_digest"] = result_digest({k: v for k, v in row.items() if is_result_column(k)})
-    return row
+def digest(result: dict) -> str:
+    """``row_digest`` of a row with this result: validate notices a row edited after insert.
+    Every key of a stored result is a result column (values.check_key refuses the others)."""
+    return result_digest(result)
 
 
 def run(items: list[Item], configurations: list[Params], options: RunOptions) -> RunSummary:
     require_engine(options.engine)  # a missing DuckDB extension stops the run before it starts
     require_parallelism(options.parallelism, options.scheduler)  # so does a missing dask
+    if options.journal and options.journal not in JOURNALS:
+        raise OperationalError(f"journal {options.journal!r}: use {' or '.join(JOURNALS)}")
     db = Path(options.db)
     lock = FileLock(f"{db.resolve()}.lock")  # the real file's: a symlink cannot bypass it
     try:
@@ -320,7 +290,9 @@ def run(items: list[Item], configurations: list[Params], options: RunOptions) ->
 
 def _run_locked(items, configurations, options: RunOptions, db: Path, control) -> RunSummary:
     started = time.perf_counter()
-    work = plan(items, configurations)
+    if options.journal:
+        set_journal(db, options.journal)
+    work = Plan(items, configurations, predict_module.predict, predict_module.PREDICT_VERSION)
     metrics_tracker = Tracker(
         str(db),
         table=METRICS,
@@ -329,31 +301,33 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
         engine=options.engine,
     )
     summary = RunSummary(track_id=metrics_tracker.track_id)
-    summary.duplicates = len(items) * len(configurations) - len(work)
-    writer = RowWriter(db, PREDICTIONS, summary.track_id)
+    summary.duplicates = work.duplicates
+    writer = RowWriter(db, PREDICTIONS, summary.track_id, journal=options.journal)
     cache = open_cache(cache_dir_for(db))
     killed = cache.interrupted_run()
     if killed:
         summary.healed = heal(writer, cache, killed, options.cache_errors)
-    restore_from_db(db, writer, cache, work, options.cache_errors)  # the db is the truth
+    config_ids = {params.config_id for params in work.params}
+    restore_from_db(db, writer, cache, config_ids, options.cache_errors)  # the db is the truth
     cache.mark_running(summary.track_id)
     recorder = Recorder(writer, cache, options)
-    ledger = Ledger(configurations, options, summary, recorder)
-    for _, params in work.values():
-        ledger.counts[params]["n_planned"] += 1
-    bar = tqdm(total=len(work), disable=not options.progress, unit="datapoint", desc="run")
+    ledger = Ledger(work.params, options, summary, recorder)
+    for params in work.params:
+        ledger.counts[params]["n_planned"] = len(work.items)
+    bar = tqdm(total=work.size, disable=not options.progress, unit="datapoint", desc="run")
+    waiting = {}  # key -> (item, params, item columns) of each computation handed out
     failures = Failures(options.breaker, bar)  # failed counts, bar postfix, circuit breaker
     summary.errors = failures.per_config
     try:
-        missing = serve_cache_hits(work, cache, ledger, bar)
+        missing = serve_cache_hits(work.batches(), cache, ledger, bar, waiting)
         with closing(schedule(missing, options, control)) as finishing:
             for done in finishing:
                 if done is None:  # nothing finished for a moment: commit what is waiting
                     recorder.tick()
                     continue
                 key, (result, seconds) = done
-                item, params = work[key]
-                ledger.computed(key, item, params, result, seconds)
+                item, params, item_columns = waiting.pop(key)
+                ledger.computed(key, item, item_columns, params, result, seconds)
                 bar.update()
                 failures.observe(ledger.config_columns[params]["config_id"], result)
                 if control.interrupted:  # dask: stop at the next result
@@ -369,21 +343,25 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
 
     if control.interrupted:  # no metrics row for a run that did not finish
         raise Interrupted(summary)
-    for row in ledger.metrics_rows():
+    for row in metrics_rows(db, summary.track_id, ledger.configurations(work.params)):
         metrics_tracker.log(row)
         summary.metrics.append(row)
+    metrics_tracker.engine.close()  # now, not when collected: an open connection blocks --journal
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def serve_cache_hits(work: dict, cache: ResultCache, ledger: Ledger, bar) -> list:
-    """Record every cached computation of ``work``; return the (key, task) pairs still missing."""
-    missing = []
-    for key, (item, params) in work.items():
-        entry = cache.get(key)
-        if entry is None:
-            missing.append((key, (item, params)))
-            continue
-        ledger.reused(key, item, params, entry)
-        bar.update()
-    return missing
+def serve_cache_hits(batches: Iterable, cache: ResultCache, ledger: Ledger, bar, waiting: dict):
+    """The one place cache hits are served: record every cached computation of each batch of
+    the plan (one cache query per batch); yield (key, (item, params)) for the ones still
+    missing, each remembered in ``waiting`` until its result comes back."""
+    for params, batch in batches:
+        found = cache.get_many([key for key, _, _ in batch])
+        for key, item, item_columns in batch:
+            entry = found.get(key)
+            if entry is None:
+                waiting[key] = (item, params, item_columns)
+                yield key, (item, params)
+                continue
+            ledger.reused(key, item_columns, params, entry)
+            bar.update()

@@ -22,6 +22,7 @@ METRICS = "metrics"
 # How xetrack reads this db and writes the metrics table (predictions rows always go in through
 # sqlite3, see RowWriter): "sqlite", or "duckdb" (DuckDB attaches the same SQLite file).
 ENGINE = "{{ cookiecutter.engine }}"
+JOURNALS = ("delete", "wal")  # run --journal: the results db's journal mode (set_journal)
 
 
 def require_engine(engine: str) -> None:
@@ -157,8 +158,10 @@ class RowWriter:
     as the key, columns typed as xetrack types them).
     """
 
-    def __init__(self, db: Path, table: str, track_id: str):
+    def __init__(self, db: Path, table: str, track_id: str, journal: str = ""):
         self.connection = sqlite3.connect(db, timeout=60)
+        if journal == "wal":  # per connection (set_journal sets the file's mode, before)
+            self.connection.execute("PRAGMA synchronous = NORMAL")
         self.table = table
         self.track_id = track_id
         self.connection.execute(
@@ -200,7 +203,13 @@ class RowWriter:
         """
         if not rows:
             return
-        names = list(dict.fromkeys(name for row in rows for name in row))
+        names, shapes = {}, set()  # rows mostly share one key sequence: look at each once
+        for row in rows:
+            shape = tuple(row)
+            if shape not in shapes:
+                shapes.add(shape)
+                names.update(dict.fromkeys(shape))
+        names = list(names)
         with self.connection:
             self.ensure_columns(names, rows)
             values = [[self.track_id, self._stamp(), *map(row.get, names)] for row in rows]
@@ -214,6 +223,21 @@ class RowWriter:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def set_journal(db: Path, journal: str) -> None:
+    """``run --journal``, before anything else opens the db: "delete", SQLite's default rollback
+    journal (each commit waits for the disk: safe against kill -9 and power loss), or "wal"
+    (write-ahead log; with the RowWriter's synchronous=NORMAL commits do not wait for the disk:
+    safe against kill -9, but a power loss or OS crash may lose the last commits). The mode
+    stays on the file (WAL brings -wal and -shm side files); "delete" sets it back."""
+    if journal not in JOURNALS:
+        raise ValueError(f"journal {journal!r} is not an option: use {' or '.join(JOURNALS)}")
+    connection = sqlite3.connect(db, timeout=60)
+    try:
+        connection.execute(f"PRAGMA journal_mode = {journal.upper()}")
+    finally:
+        connection.close()
 
 
 def column_type(values) -> str:
