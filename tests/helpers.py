@@ -126,6 +126,7 @@ def expected_files(context: dict) -> set[str]:
             f"src/{module}/harness/{name}.py"
             for name in (
                 "__init__",
+                "aggregates",
                 "app",
                 "breaker",
                 "cache",
@@ -151,6 +152,7 @@ def expected_files(context: dict) -> set[str]:
                 "jsonl",
                 "keepalive",
                 "kind",
+                "plan",
                 "pools",
                 "recorder",
                 "report",
