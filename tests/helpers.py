@@ -132,6 +132,7 @@ def expected_files(context: dict) -> set[str]:
                 "cache_report",
                 "cache_restore",
                 "compare/__init__",
+                "compare/between",
                 "compare/core",
                 "compare/fast",
                 "compare/means",
@@ -176,6 +177,7 @@ def expected_files(context: dict) -> set[str]:
                 "test_identity",
                 "test_kind",
                 "test_ranking",
+                "test_replicates",
                 "test_runner",
             )
         ),

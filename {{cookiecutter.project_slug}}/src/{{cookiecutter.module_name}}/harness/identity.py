@@ -201,13 +201,14 @@ def content_hash(value) -> str:
     return hashlib.sha256(_dumps(canonical(value)).encode()).hexdigest()
 
 
-def computation_key(function, version: str, item, params) -> str:
-    """Identity of one computation: (function and its version, item content, params content)."""
+def computation_key(function, version: str, item, params, replicate: int = 0) -> str:
+    """Identity of one computation: (function and its version, item content, params content,
+    and the replicate index when it is not 0: replicate 0 keeps the keys it always had)."""
     function_id = f"{function.__module__}.{function.__qualname__}"
-    return content_hash(("computation", function_id, version, item, params))
+    return content_hash(("computation", function_id, version, item, params, *_tail(replicate)))
 
 
-def computation_keys(function, version: str, items, params) -> list[str]:
+def computation_keys(function, version: str, items, params, replicate: int = 0) -> list[str]:
     """``computation_key`` of each item with one params: the same digests, params encoded once.
 
     The runner hashes every (item, params) of the grid before a run; this halves that cost.
@@ -215,12 +216,20 @@ def computation_keys(function, version: str, items, params) -> list[str]:
     function_id = f"{function.__module__}.{function.__qualname__}"
     head = [canonical("computation"), canonical(function_id), canonical(version)]
     encoded_params = canonical(params)
+    tail = [canonical(part) for part in _tail(replicate)]
     return [
         hashlib.sha256(
-            _dumps({"tuple": [*head, canonical(item), encoded_params]}).encode()
+            _dumps({"tuple": [*head, canonical(item), encoded_params, *tail]}).encode()
         ).hexdigest()
         for item in items
     ]
+
+
+def _tail(replicate: int) -> tuple:
+    """The key's last part: nothing for replicate 0, else ("replicate", index)."""
+    if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
+        raise ValueError(f"replicate = {replicate!r}: expected an int >= 0")
+    return (("replicate", replicate),) if replicate else ()
 
 
 def result_digest(result: dict) -> str:

@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from .compare import compare_rows, markdown, plot  # noqa: E402
+from .compare.between import earlier_code, sides_in  # noqa: E402
 from .compare.runs import previous_run, runs  # noqa: E402
 from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, Params  # noqa: E402
@@ -247,11 +248,13 @@ def comparison_section(
     if previous is None:
         return []
     this = next(r for r in runs(predictions) if r["track_id"] == track_id)
+    previous = earlier_code(runs(predictions), this, previous)  # not a replicate of this code
     comparison = compare_rows(
         predictions[predictions["track_id"] == previous["track_id"]],
         {**previous, "selector": previous["track_id"], "db": str(db)},
         predictions[predictions["track_id"] == track_id],
         {**this, "selector": track_id, "db": str(db)},
+        sides=sides_in(predictions, previous, this),  # each side's replicates, if any
     )
     title = "Compared with the previous run"
     if same_results(comparison):

@@ -83,6 +83,7 @@ class RunOptions:
     engine: str = ENGINE  # xetrack engine of the metrics table; rows always go in via sqlite3
     timeout: float = 0.0  # seconds per datapoint before it becomes a Timeout error row (0: none)
     breaker: int = BREAKER_WINDOW  # stop after this many consecutive same-type failures (0: never)
+    replicate: int = 0  # run --replicate: measure again; in every computation key when > 0
 
 
 @dataclass
@@ -106,13 +107,15 @@ def cache_dir_for(db: Path) -> Path:
     return db.parent / ".cache" / db.stem
 
 
-def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, tuple[Item, Params]]:
+def plan(
+    items: Iterable[Item], configurations: Iterable[Params], replicate: int = 0
+) -> dict[str, tuple[Item, Params]]:
     """Unique computations of the grid, keyed by identity (duplicates collapse)."""
     work = {}
     items = list(items)
     for params in configurations:
         keys = computation_keys(
-            predict_module.predict, predict_module.PREDICT_VERSION, items, params
+            predict_module.predict, predict_module.PREDICT_VERSION, items, params, replicate
         )
         for key, item in zip(keys, items, strict=True):
             work.setdefault(key, (item, params))
@@ -320,7 +323,7 @@ def run(items: list[Item], configurations: list[Params], options: RunOptions) ->
 
 def _run_locked(items, configurations, options: RunOptions, db: Path, control) -> RunSummary:
     started = time.perf_counter()
-    work = plan(items, configurations)
+    work = plan(items, configurations, options.replicate)
     metrics_tracker = Tracker(
         str(db),
         table=METRICS,
