@@ -154,6 +154,7 @@ def expected_files(context: dict) -> set[str]:
                 "kind",
                 "pools",
                 "recorder",
+                "replicates",
                 "report",
                 "report_stats",
                 "run_checks",

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from {{ cookiecutter.module_name }} import metrics as kind_metrics
 from {{ cookiecutter.module_name }} import predict as predict_module
 from {{ cookiecutter.module_name }}.cli import app
-from {{ cookiecutter.module_name }}.harness import compare, kind, runner
+from {{ cookiecutter.module_name }}.harness import compare, kind, runner, validation
 from {{ cookiecutter.module_name }}.harness.compare import between
 from {{ cookiecutter.module_name }}.harness.identity import (
     computation_key,
@@ -106,6 +106,8 @@ def test_a_replicate_is_computed_again_recorded_and_rerun_from_the_cache(
     db = tmp_path / "bench.db"
     first = run_into(db, items, configurations, "e", "a1" * 20)
     again = run_into(db, items, configurations, "e", "a1" * 20, replicate=1)
+    cache = next(f for f in validation.validate(db) if f.check == "cache")
+    assert cache.status == "ok", cache  # no hit, but two replicates: nothing was lost
     rerun = run_into(db, items, configurations, "e", "a1" * 20, replicate=1)
     planned = len(items) * len(configurations)
     assert (first.computed, again.computed, again.reused) == (planned, planned, 0)
@@ -131,6 +133,9 @@ def test_a_replicate_is_computed_again_recorded_and_rerun_from_the_cache(
     assert all(set(r[4].split(",")) == ids for r in rows)  # config_id: not the replicate's
     assert sorted(metrics) == sorted((r, c) for r in (0, 1, 1) for c in ids)
     assert (keys, shared) == (planned, 0)  # replicate 1 has keys of its own
+    findings = {f.check: f for f in validation.validate(db, all_runs=True)}
+    assert validation.exit_code(list(findings.values())) == 0
+    assert findings["leaks"].status == "ok"  # one execution per computation key
 
 
 def test_the_flag_records_its_replicate(tmp_path, monkeypatch):
@@ -278,3 +283,6 @@ def test_compare_defaults_to_the_last_two_codes_and_the_report_pairs_replicates(
     text = write_report(db, tmp_path / "reports").read_text()
     section = text.split("## Compared with the previous run")[1]
     assert "Welch" in section and "worse" in section
+    between_runs = text.split("## Between replicates")[1].split("##")[0]
+    assert "over the 3 replicates of this code" in between_runs
+    assert between_runs.count("| latency_mean (ms) ") == len(configurations)

@@ -23,6 +23,7 @@ from .compare.runs import previous_run, runs  # noqa: E402
 from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, Params  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
+from .replicates import replicates_section  # noqa: E402
 from .report_stats import uncertainty_sections  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
 
@@ -307,6 +308,7 @@ def write_report(
         *extra_plot_sections(extra),
         *errors_section(run, metrics),
         *cache_section(run),
+        *replicates_section(predictions, track_id),  # measurements between replicate runs
         *comparison_section(predictions, track_id, folder, db),  # when an earlier run exists
     ]
     path = folder / "README.md"

@@ -137,13 +137,7 @@ def sides_in(predictions: pd.DataFrame, run_a: dict, run_b: dict) -> Sides | Non
     """``sides`` of two runs of one predictions table already read (the report)."""
     if "replicate" not in predictions.columns:
         return None
-    grouped = predictions.groupby("track_id", sort=False)
-    columns = [c for c in (*SAME_CODE, "replicate") if c in predictions.columns]
-    first = grouped[columns].first()
-    started = grouped["timestamp"].min().sort_values()
-    all_runs = [
-        {"track_id": t, **{c: plain(first.loc[t, c]) for c in columns}} for t in started.index
-    ]
+    all_runs = frame_runs(predictions)
     a, b = expand(all_runs, run_a, all_runs, run_b, same_db=True)
     if len(a) < 2 and len(b) < 2:
         return None
@@ -154,6 +148,18 @@ def sides_in(predictions: pd.DataFrame, run_a: dict, run_b: dict) -> Sides | Non
         ids_a=[r["track_id"] for r in a],
         ids_b=[r["track_id"] for r in b],
     )
+
+
+def frame_runs(predictions: pd.DataFrame) -> list[dict]:
+    """``run_list`` of a predictions table already read: one dict per run, oldest first."""
+    columns = [c for c in (*SAME_CODE, "replicate") if c in predictions.columns]
+    grouped = predictions.groupby("track_id", sort=False)
+    first = grouped[columns].first()
+    started = grouped["timestamp"].min().sort_values()
+    return [
+        {"track_id": t, "started": str(started[t]), **{c: plain(first.loc[t, c]) for c in columns}}
+        for t in started.index
+    ]
 
 
 def replicate_values(side: dict, config_id: str, ids: list[str], name: str, per: str) -> list:
