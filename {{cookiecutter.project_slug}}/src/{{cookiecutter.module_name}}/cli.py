@@ -95,9 +95,7 @@ def run(
     max_error_rate: float = typer.Option(
         None, help="Exit 1 when more computed datapoints fail than this fraction [default: off]."
     ),
-    replicate: int = typer.Option(
-        0, min=0, help="Measure every configuration again as replicate N (timings: 3 per side)."
-    ),
+    replicate: int = typer.Option(0, min=0, help="Measure again as replicate N (README)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
     """Run every configuration of the grid over the dataset; cached results are reused."""

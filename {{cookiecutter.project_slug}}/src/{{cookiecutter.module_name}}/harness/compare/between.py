@@ -54,7 +54,9 @@ def replicate_of(run: dict) -> int:
 
 
 def code_of(run: dict) -> tuple:
-    return tuple(str(known(run.get(column))) for column in SAME_CODE)
+    """What identifies the code a run measured (0 and 0.0 alike: one column read two ways)."""
+    values = [known(run.get(column)) for column in SAME_CODE]
+    return tuple(str(int(v) if isinstance(v, float) and v.is_integer() else v) for v in values)
 
 
 def side_runs(all_runs: list[dict], run: dict) -> list[dict]:
@@ -77,15 +79,15 @@ def run_list(db: Path) -> list[dict]:
         present = table_columns(connection, PREDICTIONS)
         if "replicate" not in present:
             return []
+        found = f'SELECT 1 FROM "{PREDICTIONS}" WHERE replicate > 0 LIMIT 1'
+        if connection.execute(found).fetchone() is None:  # no replicate: nothing to expand
+            return []
         columns = [c for c in (*SAME_CODE, "replicate") if c in present]
         query = (
             f'SELECT track_id, MIN(timestamp) AS started, {", ".join(columns)} FROM "{PREDICTIONS}"'
             " GROUP BY track_id ORDER BY started"
         )
-        frame = pd.read_sql_query(query, connection)
-    if not (frame["replicate"].fillna(0) > 0).any():
-        return []
-    return frame.to_dict("records")
+        return pd.read_sql_query(query, connection).to_dict("records")
 
 
 def results_of(rows: pd.DataFrame) -> dict:
@@ -100,13 +102,12 @@ def results_of(rows: pd.DataFrame) -> dict:
 def expand(runs_a: list[dict], run_a: dict, runs_b: list[dict], run_b: dict, same_db: bool):
     """(replicate runs of A, of B): each side's replicates, or the two runs alone when they
     measured the same code (or are one run)."""
+    # the db's own values of the two runs (replicate, predict_fingerprint) where it has them
+    run_a = {**run_a, **next((r for r in runs_a if r["track_id"] == run_a["track_id"]), {})}
+    run_b = {**run_b, **next((r for r in runs_b if r["track_id"] == run_b["track_id"]), {})}
     if same_db and code_of(run_a) == code_of(run_b):
         return [run_a], [run_b]
-    known_a = {r["track_id"]: r for r in runs_a}
-    known_b = {r["track_id"]: r for r in runs_b}
-    a = side_runs(runs_a, {**known_a.get(run_a["track_id"], {}), **run_a})
-    b = side_runs(runs_b, {**known_b.get(run_b["track_id"], {}), **run_b})
-    return a, b
+    return side_runs(runs_a, run_a), side_runs(runs_b, run_b)
 
 
 def sides(db: Path, run_a: dict, run_b: dict, baseline_db: Path | None = None) -> Sides | None:
@@ -162,13 +163,19 @@ def frame_runs(predictions: pd.DataFrame) -> list[dict]:
     ]
 
 
-def replicate_values(side: dict, config_id: str, ids: list[str], name: str, per: str) -> list:
-    """The metric ``name`` of each replicate run of ``side``, over the datapoints ``ids``."""
+def replicate_values(
+    side: dict, config_id: str, ids: list[str], name: str, per: str, memo: dict | None = None
+) -> list:
+    """The metric ``name`` of each replicate run of ``side``, over the datapoints ``ids``
+    (``memo``: summaries already computed, by track_id and config_id)."""
     values = []
-    for results in side.values():
+    memo = {} if memo is None else memo
+    for track_id, results in side.items():
         rows = [results[(config_id, i)] for i in ids]
         if per == "config":
-            value = summary(rows).get(name)
+            if (track_id, config_id) not in memo:
+                memo[track_id, config_id] = summary(rows)
+            value = memo[track_id, config_id].get(name)
         else:
             points = [known(kind.row_values(r).get(name)) for r in rows]
             points = [float(p) for p in points if p is not None]
@@ -189,7 +196,7 @@ def apply(configurations: list[dict], sides_: Sides | None, confidence: float) -
     """Judge each MEASUREMENTS metric of the configurations in both runs between replicates:
     Welch's interval of the replicate means when each side has two or more, else the mark
     inconclusive (a metric with the same value on both sides stays "equal")."""
-    measured = set(kind.MEASUREMENTS)
+    measured, memo = set(kind.MEASUREMENTS), {}
     for config in configurations:
         if config["status"] != "both":
             continue
@@ -199,11 +206,9 @@ def apply(configurations: list[dict], sides_: Sides | None, confidence: float) -
                 continue
             values_a = values_b = []
             if sides_ and len(ids) >= MIN_PAIRS:
-                values_a = replicate_values(
-                    sides_.a, config["config_id"], ids, m["metric"], m["per"]
-                )
-                values_b = replicate_values(
-                    sides_.b, config["config_id"], ids, m["metric"], m["per"]
+                values_a, values_b = (
+                    replicate_values(side, config["config_id"], ids, m["metric"], m["per"], memo)
+                    for side in (sides_.a, sides_.b)
                 )
             if len(values_a) >= 2 and len(values_b) >= 2:
                 between_runs(m, values_a, values_b, len(ids), confidence)
