@@ -133,6 +133,7 @@ def expected_files(context: dict) -> set[str]:
                 "cache_report",
                 "cache_restore",
                 "compare/__init__",
+                "compare/between",
                 "compare/core",
                 "compare/fast",
                 "compare/means",
@@ -155,6 +156,7 @@ def expected_files(context: dict) -> set[str]:
                 "plan",
                 "pools",
                 "recorder",
+                "replicates",
                 "report",
                 "report_stats",
                 "run_checks",
@@ -178,6 +180,7 @@ def expected_files(context: dict) -> set[str]:
                 "test_identity",
                 "test_kind",
                 "test_ranking",
+                "test_replicates",
                 "test_runner",
             )
         ),

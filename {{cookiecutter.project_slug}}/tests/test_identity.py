@@ -195,6 +195,15 @@ def test_the_streamed_plan_has_the_computation_keys_of_today(monkeypatch):
     assert hasher.key(prefix, hasher.tail(configurations[1])) == computation_key(
         predict, PREDICT_VERSION, items[0], configurations[1]
     )
+    for replicate in (1, 2):  # run --replicate N: the keys of computation_key(..., replicate)
+        hasher = KeyHasher(predict, PREDICT_VERSION, replicate)
+        assert hasher.key(prefix, hasher.tail(configurations[1])) != computation_key(
+            predict, PREDICT_VERSION, items[0], configurations[1]
+        )
+        prefix = hasher.item(items[0])[1]
+        assert hasher.key(prefix, hasher.tail(configurations[1])) == computation_key(
+            predict, PREDICT_VERSION, items[0], configurations[1], replicate
+        )
     columns = next(work.batches())[1][0][2]
     fields = dataclasses.fields(items[0])
     assert columns == {f"item_{f.name}": getattr(items[0], f.name) for f in fields}

@@ -102,6 +102,7 @@ def run(
     max_error_rate: float = typer.Option(
         None, help="Exit 1 when more computed datapoints fail than this fraction [default: off]."
     ),
+    replicate: int = typer.Option(0, min=0, help="Measure again as replicate N (README)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ):
     """Run every configuration of the grid over the dataset; cached results are reused."""
@@ -123,7 +124,7 @@ def run(
     neutral_change = check_code_change(db, phase, code, code_change_neutral)  # may stop the run
     notice_code_change(db, phase, git)
     metadata = run_metadata(
-        experiment, phase, PREDICT_VERSION, git, git[1], code[0], neutral_change
+        experiment, phase, PREDICT_VERSION, git, git[1], code[0], neutral_change, replicate
     )
     options = runner.RunOptions(
         db=db,
@@ -138,6 +139,7 @@ def run(
         progress=progress,
         timeout=timeout,
         breaker=0 if no_breaker else breaker,
+        replicate=replicate,
     )
     check_scheduler(parallelism, scheduler)
     items = load_items(data, limit=limit)

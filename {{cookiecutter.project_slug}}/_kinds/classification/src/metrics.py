@@ -6,6 +6,7 @@ are the kind contract: harness/kind.py says what each one means and who uses it.
 
 from .harness.shared_metrics import (
     LATENCY_HIGHER_IS_BETTER,
+    LATENCY_MEASUREMENTS,
     LATENCY_THRESHOLDS,
     correct_and_latency,
     latency_summary,
@@ -22,6 +23,7 @@ ROW_HIGHER_IS_BETTER = {"correct": True, "latency": False}
 PER_CLASS = True  # the report shows each class's precision and recall
 PROPORTIONS = ("accuracy", "error_rate", "correct")  # absolute thresholds, Wilson intervals
 THRESHOLDS = LATENCY_THRESHOLDS  # relative
+MEASUREMENTS = LATENCY_MEASUREMENTS  # vary run to run: compared between replicates
 
 # Per datapoint, for comparisons: correct (1.0 or 0.0) and latency; None where it failed.
 row_values = correct_and_latency

@@ -13,7 +13,12 @@ import re
 
 import numpy as np
 
-from .harness.shared_metrics import LATENCY_HIGHER_IS_BETTER, LATENCY_THRESHOLDS, latency_summary
+from .harness.shared_metrics import (
+    LATENCY_HIGHER_IS_BETTER,
+    LATENCY_MEASUREMENTS,
+    LATENCY_THRESHOLDS,
+    latency_summary,
+)
 
 PRIMARY = "accuracy"
 PRIMARY_LABEL = "accuracy (parsed answer matches; failed requests count as wrong)"
@@ -58,6 +63,7 @@ PROPORTIONS = (  # absolute thresholds (points), Wilson intervals
     "exact",
 )
 THRESHOLDS = LATENCY_THRESHOLDS  # relative
+MEASUREMENTS = LATENCY_MEASUREMENTS  # vary run to run: compared between replicates
 # "Answer: X", "answer is X", "The answer is X." (the last one wins)
 ANSWER = re.compile(r"\banswer\s*(?:is|:|=)\s*(.+)", re.IGNORECASE)
 

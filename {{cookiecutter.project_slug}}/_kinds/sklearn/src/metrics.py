@@ -9,6 +9,7 @@ from sklearn.metrics import f1_score
 
 from .harness.shared_metrics import (
     LATENCY_HIGHER_IS_BETTER,
+    LATENCY_MEASUREMENTS,
     LATENCY_THRESHOLDS,
     correct_and_latency,
     latency_summary,
@@ -28,6 +29,7 @@ PER_CLASS = True  # the report shows each class's precision and recall
 PROPORTIONS = ("accuracy", "error_rate", "correct")  # absolute thresholds, Wilson intervals
 ABSOLUTE_THRESHOLDS = {"macro_f1": 0.02}  # in [0, 1] like a proportion: two points
 THRESHOLDS = {**LATENCY_THRESHOLDS, "fit_seconds": 0.2}  # relative
+MEASUREMENTS = (*LATENCY_MEASUREMENTS, "fit_seconds")  # vary run to run: between replicates
 
 # Per datapoint, for comparisons: correct (1.0 or 0.0) and latency; None where it failed.
 row_values = correct_and_latency

@@ -14,7 +14,12 @@ adds the span of the requests it sent to the span of those sent before.
 import math
 from collections import defaultdict
 
-from .harness.shared_metrics import LATENCY_HIGHER_IS_BETTER, LATENCY_THRESHOLDS, latency_summary
+from .harness.shared_metrics import (
+    LATENCY_HIGHER_IS_BETTER,
+    LATENCY_MEASUREMENTS,
+    LATENCY_THRESHOLDS,
+    latency_summary,
+)
 
 PRIMARY = "requests_per_second"
 PRIMARY_LABEL = "requests per second (all requests of the level over its measured span)"
@@ -32,6 +37,17 @@ ROW_HIGHER_IS_BETTER = {"latency": False}
 # Run-level figures vary with whatever else the machine is doing, which resampling requests
 # cannot see: `compare` calls them changed only beyond these relative thresholds.
 PROPORTIONS = ("error_rate",)  # an absolute threshold (points), a Wilson interval
+# Measurements of the machine and the service: compare judges them between replicates
+# (run --replicate), never on the requests of one run.
+MEASUREMENTS = (
+    *LATENCY_MEASUREMENTS,
+    "requests_per_second",
+    "successes_per_second",
+    "span_seconds",
+    "cpu_percent_mean",
+    "memory_percent_max",
+    "driver_rss_mb_max",
+)
 THRESHOLDS = {
     **LATENCY_THRESHOLDS,
     "requests_per_second": 0.2,

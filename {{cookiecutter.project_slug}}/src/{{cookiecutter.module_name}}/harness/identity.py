@@ -201,13 +201,14 @@ def content_hash(value) -> str:
     return hashlib.sha256(_dumps(canonical(value)).encode()).hexdigest()
 
 
-def computation_key(function, version: str, item, params) -> str:
-    """Identity of one computation: (function and its version, item content, params content)."""
+def computation_key(function, version: str, item, params, replicate: int = 0) -> str:
+    """Identity of one computation: (function and its version, item content, params content,
+    and the replicate index when it is not 0: replicate 0 keeps the keys it always had)."""
     function_id = f"{function.__module__}.{function.__qualname__}"
-    return content_hash(("computation", function_id, version, item, params))
+    return content_hash(("computation", function_id, version, item, params, *_tail(replicate)))
 
 
-def computation_keys(function, version: str, items, params) -> list[str]:
+def computation_keys(function, version: str, items, params, replicate: int = 0) -> list[str]:
     """``computation_key`` of each item with one params: the same digests, params encoded once.
 
     The runner hashes every (item, params) of the grid before a run; this halves that cost.
@@ -215,9 +216,10 @@ def computation_keys(function, version: str, items, params) -> list[str]:
     function_id = f"{function.__module__}.{function.__qualname__}"
     head = [canonical("computation"), canonical(function_id), canonical(version)]
     encoded_params = canonical(params)
+    tail = [canonical(part) for part in _tail(replicate)]
     return [
         hashlib.sha256(
-            _dumps({"tuple": [*head, canonical(item), encoded_params]}).encode()
+            _dumps({"tuple": [*head, canonical(item), encoded_params, *tail]}).encode()
         ).hexdigest()
         for item in items
     ]
@@ -232,26 +234,33 @@ class KeyHasher:
     the item's prefix and the params' suffix.
     """
 
-    def __init__(self, function, version: str):
+    def __init__(self, function, version: str, replicate: int = 0):
         function_id = f"{function.__module__}.{function.__qualname__}"
         head = ",".join(_dumps(canonical(part)) for part in ("computation", function_id, version))
         self.head = '{"tuple":[' + head + ","
+        self.end = "".join(f",{_dumps(canonical(part))}" for part in _tail(replicate)) + "]}"
 
     def item(self, item):
         """(the item's canonical encoding, the SHA-256 state of every key's prefix with it)."""
         encoded = _dumps(canonical(item))
         return encoded, hashlib.sha256(f"{self.head}{encoded},".encode())
 
-    @staticmethod
-    def tail(params) -> bytes:
+    def tail(self, params) -> bytes:
         """The end of every key's encoding with ``params`` (pass it to ``key``)."""
-        return f"{_dumps(canonical(params))}]}}".encode()
+        return f"{_dumps(canonical(params))}{self.end}".encode()
 
     @staticmethod
     def key(prefix, tail: bytes) -> str:
         digest = prefix.copy()
         digest.update(tail)
         return digest.hexdigest()
+
+
+def _tail(replicate: int) -> tuple:
+    """The key's last part: nothing for replicate 0, else ("replicate", index)."""
+    if isinstance(replicate, bool) or not isinstance(replicate, int) or replicate < 0:
+        raise ValueError(f"replicate = {replicate!r}: expected an int >= 0")
+    return (("replicate", replicate),) if replicate else ()
 
 
 def result_digest(result: dict) -> str:

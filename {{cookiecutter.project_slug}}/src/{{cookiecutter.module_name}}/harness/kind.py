@@ -17,6 +17,7 @@ from .. import predict as predict_module
 from ..data import Item, load_items
 from ..metrics import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, row_values, summarize
 from ..params import EXPERIMENT, Params, grid
+from .shared_metrics import LATENCY_MEASUREMENTS
 
 
 class Name(NamedTuple):
@@ -166,6 +167,16 @@ CONTRACT = (
     ),
     Name(
         "metrics.py",
+        "MEASUREMENTS",
+        "MEASUREMENTS: tuple[str, ...]",
+        "The metrics that measure the machine (latency, throughput, resource use), not the "
+        "answers: they vary from run to run, so compare judges them on the variation between "
+        "replicates (``run --replicate N``), and calls them inconclusive with one run per side.",
+        without="the latency metrics of shared_metrics (latency_mean, _p50, _p95, _p99, and "
+        "latency per datapoint) the kind declares",
+    ),
+    Name(
+        "metrics.py",
         "PER_CLASS",
         "PER_CLASS: bool",
         "True for a classifier (prediction and ground_truth are class labels): the report adds "
@@ -197,6 +208,13 @@ THRESHOLDS = getattr(metrics_module, "THRESHOLDS", {})
 PROPORTIONS = tuple(getattr(metrics_module, "PROPORTIONS", ()))
 SUMMARY_FIELDS = tuple(getattr(metrics_module, "SUMMARY_FIELDS", ()))
 ABSOLUTE_THRESHOLDS = getattr(metrics_module, "ABSOLUTE_THRESHOLDS", {})
+MEASUREMENTS = tuple(
+    getattr(
+        metrics_module,
+        "MEASUREMENTS",
+        [n for n in LATENCY_MEASUREMENTS if n in {**HIGHER_IS_BETTER, **ROW_HIGHER_IS_BETTER}],
+    )
+)
 GROUP = getattr(metrics_module, "GROUP", None)
 PER_CLASS = bool(getattr(metrics_module, "PER_CLASS", False))
 extra_plots = getattr(metrics_module, "extra_plots", None)
@@ -256,14 +274,14 @@ def check(name: str, value, present: dict) -> list[str]:
             return [f"{name}: expected a dict of metric name -> bool"]
         wrong = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, bool)]
         return [f"{name}: {k!r} -> {value[k]!r} is not metric name -> bool" for k in wrong]
-    if name == "PROPORTIONS":
+    if name in ("PROPORTIONS", "MEASUREMENTS"):
         known = {
             **declared(present, "HIGHER_IS_BETTER"),
             **declared(present, "ROW_HIGHER_IS_BETTER"),
         }
         if isinstance(value, str) or not isinstance(value, (tuple, list, set, frozenset)):
-            return ["PROPORTIONS: expected a tuple of metric names"]
-        return [f"PROPORTIONS: {k!r} is not a declared metric" for k in value if k not in known]
+            return [f"{name}: expected a tuple of metric names"]
+        return [f"{name}: {k!r} is not a declared metric" for k in value if k not in known]
     if name == "SUMMARY_FIELDS":
         if isinstance(value, str) or not isinstance(value, (tuple, list)) or not value:
             return ["SUMMARY_FIELDS: expected a tuple of result field names"]
@@ -332,6 +350,7 @@ __all__ = [
     "EXPERIMENT",
     "GROUP",
     "HIGHER_IS_BETTER",
+    "MEASUREMENTS",
     "PRIMARY",
     "PER_CLASS",
     "PRIMARY_LABEL",

@@ -18,8 +18,8 @@ CHUNK = 4096  # items per chunk: keys and flattened items held at a time
 
 
 class Plan:
-    def __init__(self, items, configurations, function, version: str):
-        self.hasher = KeyHasher(function, version)
+    def __init__(self, items, configurations, function, version: str, replicate: int = 0):
+        self.hasher = KeyHasher(function, version, replicate)
         tails = {}
         for params in configurations:
             tails.setdefault(self.hasher.tail(params), params)  # the first of equal ones

@@ -18,10 +18,12 @@ import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from .compare import compare_rows, markdown, plot  # noqa: E402
+from .compare.between import earlier_code, sides_in  # noqa: E402
 from .compare.runs import previous_run, runs  # noqa: E402
 from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, Params  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
+from .replicates import replicates_section  # noqa: E402
 from .report_stats import uncertainty_sections  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
 
@@ -247,11 +249,13 @@ def comparison_section(
     if previous is None:
         return []
     this = next(r for r in runs(predictions) if r["track_id"] == track_id)
+    previous = earlier_code(runs(predictions), this, previous)  # not a replicate of this code
     comparison = compare_rows(
         predictions[predictions["track_id"] == previous["track_id"]],
         {**previous, "selector": previous["track_id"], "db": str(db)},
         predictions[predictions["track_id"] == track_id],
         {**this, "selector": track_id, "db": str(db)},
+        sides=sides_in(predictions, previous, this),  # each side's replicates, if any
     )
     title = "Compared with the previous run"
     if same_results(comparison):
@@ -304,6 +308,7 @@ def write_report(
         *extra_plot_sections(extra),
         *errors_section(run, metrics),
         *cache_section(run),
+        *replicates_section(predictions, track_id),  # measurements between replicate runs
         *comparison_section(predictions, track_id, folder, db),  # when an earlier run exists
     ]
     path = folder / "README.md"

@@ -89,6 +89,7 @@ class RunOptions:
     # the results db's journal (tracking.set_journal): "" leaves it as it is (a new db: SQLite's
     # rollback journal), "wal" (cheap commits; safe against kill -9, not power loss), "delete"
     journal: str = ""
+    replicate: int = 0  # run --replicate: measure again; in every computation key when > 0
 
 
 @dataclass
@@ -292,7 +293,13 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
     started = time.perf_counter()
     if options.journal:
         set_journal(db, options.journal)
-    work = Plan(items, configurations, predict_module.predict, predict_module.PREDICT_VERSION)
+    work = Plan(
+        items,
+        configurations,
+        predict_module.predict,
+        predict_module.PREDICT_VERSION,
+        options.replicate,
+    )
     metrics_tracker = Tracker(
         str(db),
         table=METRICS,

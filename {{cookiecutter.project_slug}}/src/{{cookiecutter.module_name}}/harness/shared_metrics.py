@@ -11,6 +11,8 @@ LATENCY_HIGHER_IS_BETTER = {
 }
 # Latency varies with the machine's load: a relative threshold of 10% (per datapoint: "latency").
 LATENCY_THRESHOLDS = {**dict.fromkeys(LATENCY_HIGHER_IS_BETTER, 0.10), "latency": 0.10}
+# Measurements of the machine, not of the answers: compare judges them between replicates.
+LATENCY_MEASUREMENTS = tuple(LATENCY_THRESHOLDS)  # latency_mean, ..., latency (per datapoint)
 
 
 def latency_summary(latencies: list[float], missing=None) -> dict:

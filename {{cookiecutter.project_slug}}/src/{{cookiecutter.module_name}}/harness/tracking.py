@@ -105,6 +105,7 @@ def run_metadata(
     forced: bool = False,
     fingerprint: str = "",
     neutral_change: bool = False,
+    replicate: int = 0,
 ) -> dict:
     """Columns recorded on every row of a run (fingerprint: harness/fingerprint.py)."""
     commit, dirty = git
@@ -118,6 +119,7 @@ def run_metadata(
         "predict_fingerprint": fingerprint,
         # predict's code changed without a PREDICT_VERSION bump, declared neutral on purpose
         "neutral_change": int(neutral_change),
+        "replicate": replicate,  # run --replicate: the same configurations measured again
         "python_version": platform.python_version(),
         "xetrack_version": version("xetrack"),
     }

@@ -155,7 +155,8 @@ def check_cache(frame: pd.DataFrame) -> Finding:
     runs = frame["track_id"].nunique() if "track_id" in frame.columns else 1
     rate = hits / len(frame) if len(frame) else 0.0
     message = f"{hits}/{len(frame)} rows served from the cache ({rate:.1%}) over {runs} runs"
-    if runs > 1 and hits == 0:
+    replicates = frame["replicate"].fillna(0).nunique() if "replicate" in frame.columns else 1
+    if runs > replicates and hits == 0:  # each replicate (run --replicate N) computes anew
         return Finding(
             "cache",
             WARN,

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from .. import kind
 from ..tracking import is_result_column
+from . import between
 from .fast import latency_intervals
 from .means import mean_intervals
 from .runs import select
@@ -236,8 +237,11 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
     return entry
 
 
-def compare_rows(rows_a, run_a: dict, rows_b, run_b: dict, options: Options | None = None) -> dict:
-    """The comparison of two runs' prediction rows, as a JSON-ready dict."""
+def compare_rows(
+    rows_a, run_a: dict, rows_b, run_b: dict, options: Options | None = None, sides=None
+) -> dict:
+    """The comparison of two runs' prediction rows, as a JSON-ready dict (``sides``: each
+    side's replicate runs, between.py; None: each run alone)."""
     options = options or Options()
     config_ids = sorted(set(rows_a["config_id"]) | set(rows_b["config_id"]))
     configurations = [
@@ -251,6 +255,7 @@ def compare_rows(rows_a, run_a: dict, rows_b, run_b: dict, options: Options | No
             config_ids, desc="compare", unit="configuration", disable=not sys.stderr.isatty()
         )
     ]
+    between.apply(configurations, sides, options.confidence)  # MEASUREMENTS: between runs
     mark_all(configurations, list(options.gate))
     order = {"both": 0, ONLY_A: 1, ONLY_B: 2}
     configurations.sort(key=lambda c: (order[c["status"]], label(c)))
@@ -261,6 +266,7 @@ def compare_rows(rows_a, run_a: dict, rows_b, run_b: dict, options: Options | No
         "options": {**asdict(options), "min_pairs": MIN_PAIRS, "holm": True},
         "primary": kind.PRIMARY,
         "configurations": configurations,
+        "replicates": between.replicate_ids(sides, run_a, run_b),
         "counts": {
             "metrics": {mark: marks.count(mark) for mark in MARKS},
             "configurations": {
@@ -281,7 +287,8 @@ def compare(
     options: Options | None = None,
 ) -> dict:
     (rows_a, run_a), (rows_b, run_b) = select(db, a, b, baseline_db, engine)
-    return compare_rows(rows_a, run_a, rows_b, run_b, options)
+    sides = between.sides(db, run_a, run_b, baseline_db)  # each side's replicates, if any
+    return compare_rows(rows_a, run_a, rows_b, run_b, options, sides)
 
 
 DEFAULT_GATE = ("primary", "error_rate")  # what --fail-on-regression checks without --gate

@@ -7,9 +7,11 @@ not named, the last two experiment runs of the db (or the latest run of each db)
 from pathlib import Path
 
 from ..tracking import PREDICTIONS, read_table
+from . import between
 from .stats import plain
 
 RUN_COLUMNS = ("experiment", "phase", "git_commit", "git_dirty", "forced", "predict_version")
+RUN_COLUMNS += ("predict_fingerprint", "replicate")  # between.py: which runs are replicates
 
 
 def runs(predictions) -> list[dict]:
@@ -80,7 +82,7 @@ def default_runs(runs_a: list[dict], runs_b: list[dict], same_db: bool) -> tuple
                 f"comparing needs two runs, the db has {len(candidates)}: run the benchmark again "
                 "(with other code or params), or name A and B"
             )
-        return candidates[-2], candidates[-1]
+        return between.default_pair(candidates)  # the last two, or the last two codes
     if not runs_a or not runs_b:
         raise LookupError("each db needs at least one run")
     return preferred(runs_a)[-1], preferred(runs_b)[-1]

@@ -2,6 +2,7 @@
 
 import json
 
+from .between import note
 from .core import ONLY_A, ONLY_B, label, regressions
 from .runs import describe_run
 from .stats import BETTER, INCONCLUSIVE, UNCHANGED, WORSE, plain, share
@@ -163,6 +164,7 @@ def render(comparison: dict, gate: list[str] | None = None, fmt: str = "simple")
         *wrapped(f"A: {describe_run(comparison['a'])} in {comparison['a']['db']}"),
         *wrapped(f"B: {describe_run(comparison['b'])} in {comparison['b']['db']}"),
         *wrapped(method(comparison)),
+        *wrapped(note(comparison)),
         *(part for line in legend(comparison) for part in wrapped(line)),
         "",
         tabulate(table_rows(comparison), HEADERS, tablefmt=fmt, disable_numparse=True),
@@ -216,6 +218,7 @@ def markdown(
         "",
         method(comparison),
         "",
+        *([note(comparison), ""] if note(comparison) else []),
         f"**{headline(comparison)}**",
         "",
     ]
