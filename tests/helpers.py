@@ -151,6 +151,8 @@ def expected_files(context: dict) -> set[str]:
                 "jsonl",
                 "keepalive",
                 "kind",
+                "level_checks",
+                "levels",
                 "pools",
                 "recorder",
                 "report",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .cache import ResultCache
 from .errors import CacheError
+from .levels import restorable
 from .tracking import RowWriter, is_result_column
 
 CHUNK = 900  # cache keys per query (SQLite's variable limit is 999 in old versions)
@@ -69,7 +70,7 @@ def restore_from_db(
         names = [column[0] for column in cursor.description]
         for values in cursor:
             row = dict(zip(names, values, strict=True))
-            if row.get("error") and not cache_errors:
+            if not restorable(row, cache_errors or not row.get("error")):  # levels.py
                 continue
             since = max(cleared.get("*", ""), cleared.get(row["config_id"], ""))
             if since and str(row["timestamp"]) <= since:

@@ -61,6 +61,14 @@ CONTRACT = (
         "only (``--limit``, ``--dev``).",
     ),
     Name(
+        "data.py",
+        "level_items",
+        "level_items(items: list[Item], params: Params) -> list[Item]",
+        "The datapoints one configuration computes (e.g. a load level's requests: concurrency "
+        "x N, cycling through the dataset). Each must have its own ``input_id``.",
+        without="every configuration computes every datapoint",
+    ),
+    Name(
         "predict.py",
         "predict",
         "predict(item: Item, params: Params) -> dict",
@@ -190,6 +198,7 @@ GROUP = getattr(metrics_module, "GROUP", None)
 PER_CLASS = bool(getattr(metrics_module, "PER_CLASS", False))
 extra_plots = getattr(metrics_module, "extra_plots", None)
 level_monitor = getattr(predict_module, "level_monitor", None)
+level_items = getattr(data_module, "level_items", None)
 TIMEOUT_SECONDS = getattr(predict_module, "TIMEOUT_SECONDS", 0.0)
 
 FILES = {
@@ -204,6 +213,7 @@ CALLS = {
     "load_items": ((None,), {"limit": None}),
     "predict": ((None, None), {}),
     "level_monitor": ((None,), {}),
+    "level_items": (([], None), {}),
     "summarize": (([],), {}),
     "row_values": (({},), {}),
     "extra_plots": ((None, None, [], None), {}),
@@ -327,6 +337,7 @@ __all__ = [
     "Params",
     "extra_plots",
     "grid",
+    "level_items",
     "level_monitor",
     "load_items",
     "predict_module",

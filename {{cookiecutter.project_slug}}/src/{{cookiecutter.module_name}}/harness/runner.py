@@ -41,6 +41,7 @@ from .cache_restore import open_cache, restore_from_db
 from .errors import OperationalError, ParallelismUnavailable, db_error
 from .identity import computation_keys, result_digest
 from .kind import Item, Params, level_monitor, predict_module, summarize
+from .levels import items_of, planned, recording, restorable
 from .pools import POOLS, Control, Interrupted, compute_pool, compute_serial
 from .recorder import Recorder
 from .tracking import (
@@ -111,10 +112,11 @@ def plan(items: Iterable[Item], configurations: Iterable[Params]) -> dict[str, t
     work = {}
     items = list(items)
     for params in configurations:
+        level = items_of(items, params)  # every item, unless the kind's level_items says
         keys = computation_keys(
-            predict_module.predict, predict_module.PREDICT_VERSION, items, params
+            predict_module.predict, predict_module.PREDICT_VERSION, level, params
         )
-        for key, item in zip(keys, items, strict=True):
+        for key, item in zip(keys, level, strict=True):
             work.setdefault(key, (item, params))
     return work
 
@@ -210,7 +212,8 @@ def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_erro
     entries = []
     for values in cursor:
         row = dict(zip(names, values, strict=True))
-        if row.get("error") and (not cache_errors or row.get("error_type") == "Timeout"):
+        skip = row.get("error") and (not cache_errors or row.get("error_type") == "Timeout")
+        if not restorable(row, not skip):  # load levels: only levels measured whole
             continue
         if cache.get(row["cache_key"]) is not None:
             continue
@@ -329,7 +332,7 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
         engine=options.engine,
     )
     summary = RunSummary(track_id=metrics_tracker.track_id)
-    summary.duplicates = len(items) * len(configurations) - len(work)
+    summary.duplicates = planned(items, configurations) - len(work)
     writer = RowWriter(db, PREDICTIONS, summary.track_id)
     cache = open_cache(cache_dir_for(db))
     killed = cache.interrupted_run()
@@ -337,7 +340,7 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
         summary.healed = heal(writer, cache, killed, options.cache_errors)
     restore_from_db(db, writer, cache, work, options.cache_errors)  # the db is the truth
     cache.mark_running(summary.track_id)
-    recorder = Recorder(writer, cache, options)
+    recorder = recording(Recorder(writer, cache, options), work, cache)  # levels.py
     ledger = Ledger(configurations, options, summary, recorder)
     for _, params in work.values():
         ledger.counts[params]["n_planned"] += 1
