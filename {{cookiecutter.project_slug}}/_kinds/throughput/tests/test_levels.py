@@ -16,7 +16,10 @@ import pytest
 
 from {{ cookiecutter.module_name }} import data
 from {{ cookiecutter.module_name }}.harness import runner, validation
+from {{ cookiecutter.module_name }}.harness.cache import ResultCache
+from {{ cookiecutter.module_name }}.harness.compare.runs import select
 from {{ cookiecutter.module_name }}.harness.pools import Interrupted
+from {{ cookiecutter.module_name }}.harness.report import read_tables
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.params import Params
 
@@ -127,7 +130,7 @@ def test_errors_are_measurements_of_their_level_and_a_rerun_sends_nothing(tmp_pa
     assert "concurrency=8: 2/200 failed (1.00%)" in findings["levels"].message
 
 
-@pytest.mark.parametrize("cache", ["kept", "deleted"])
+@pytest.mark.parametrize("cache", ["kept", "deleted", "killed"])
 def test_a_level_interrupted_midway_is_measured_again_whole(tmp_path, items, server, cache):
     db = tmp_path / "bench.db"
 
@@ -145,10 +148,16 @@ def test_a_level_interrupted_midway_is_measured_again_whole(tmp_path, items, ser
     assert {r["level_complete"] for r in rows(db, "params_concurrency < 8")} == {1}
     if cache == "deleted":  # rebuilt from the db: with the levels measured whole only
         shutil.rmtree(runner.cache_dir_for(db))
+    if cache == "killed":  # as if killed before it cached anything: healed, whole levels only
+        store = ResultCache(runner.cache_dir_for(db))
+        store.store.clear()
+        store.mark_running(partial[0]["track_id"])
+        store.close()
 
     sent_before = server.count
     again = runner.run(items, levels(server), options(db))
     assert (again.computed, again.reused) == (200, 125)  # the level of 8, whole
+    assert again.healed == (125 if cache == "killed" else 0)
     assert server.count - sent_before == 200
     level = rows(db, f"track_id = '{again.track_id}' AND params_concurrency = 8")
     assert len(level) == 200 and {r["level_complete"] for r in level} == {1}
@@ -161,5 +170,9 @@ def test_a_level_interrupted_midway_is_measured_again_whole(tmp_path, items, ser
     assert findings["leaks"].status == "ok", findings["leaks"]
     assert findings["incomplete_levels"].status == "ok"
     assert f"{len(partial)} rows of 1 interrupted" in findings["incomplete_levels"].message
+    # compare and the report read the interrupted run without its partial level
+    (rows_a, _), (rows_b, _) = select(db, partial[0]["track_id"], again.track_id)
+    assert sorted(set(rows_a["params_concurrency"])) == [1, 4] and len(rows_b) == 325
+    assert set(read_tables(db, "sqlite")[1]["level_complete"]) == {1}
     rerun = runner.run(items, levels(server), options(db))
     assert (rerun.computed, error_rates(rerun)) == (0, error_rates(again))
