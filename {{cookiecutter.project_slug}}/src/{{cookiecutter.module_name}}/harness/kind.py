@@ -75,7 +75,8 @@ CONTRACT = (
         "The single execution: one result row. Keys input_id, prediction, raw_response, "
         "ground_truth, latency (seconds), error and error_type ('' when it worked) and any "
         "other the kind records. A bad datapoint is an error row, not an exception (the "
-        "machinery turns an exception into one too); error rows are not cached.",
+        "machinery turns an exception into one too); error rows are not cached (a load "
+        "level's are: they are measurements, harness/levels.py).",
     ),
     Name(
         "predict.py",
@@ -98,7 +99,8 @@ CONTRACT = (
         "TIMEOUT_SECONDS",
         "TIMEOUT_SECONDS: float",
         "The default of ``run --timeout``: seconds a datapoint may take before it becomes an "
-        "error row (error_type Timeout, retried on the next run).",
+        "error row (error_type Timeout, retried on the next run; in a load level cached with "
+        "the level).",
         without="no timeout unless ``run --timeout`` sets one",
     ),
     Name(

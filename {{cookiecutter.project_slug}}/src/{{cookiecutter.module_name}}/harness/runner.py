@@ -16,8 +16,8 @@ How exactly-once holds:
 - Faults (pools.py, values.py): Ctrl-C, ``--timeout``, dead workers and results that cannot be
   stored become error rows or a clean stop, never a lost batch or a row written twice.
 - Load levels: when Params has a ``concurrency`` field, each configuration is computed on its
-  own pool of that many workers, one configuration after another (``schedule``); recording
-  and caching are unchanged.
+  own pool of that many workers, one configuration after another (``schedule``), and a level
+  is recorded and cached as one unit, errors included (levels.py).
 """
 
 import dataclasses
@@ -179,8 +179,8 @@ def schedule(missing: list, options: RunOptions, control=None) -> Iterator:
     ``level_monitor(params)``, a context manager yielding a function that annotates a result,
     it is entered around each level in this process, never in a worker (e.g. to sample system
     CPU and memory: xetrack's log_system_params crashes inside process pools). Results still
-    come back to this process, the only writer, and are recorded and cached as usual: a rerun
-    computes nothing, and a killed run resumes with the requests it had not finished.
+    come back to this process, the only writer, and a level is cached whole (levels.py): a
+    rerun computes nothing, and a level interrupted midway is measured again whole.
     """
     if "concurrency" not in {f.name for f in dataclasses.fields(Params)}:
         yield from compute(
