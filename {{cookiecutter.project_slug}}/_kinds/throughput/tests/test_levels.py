@@ -176,3 +176,25 @@ def test_a_level_interrupted_midway_is_measured_again_whole(tmp_path, items, ser
     assert set(read_tables(db, "sqlite")[1]["level_complete"]) == {1}
     rerun = runner.run(items, levels(server), options(db))
     assert (rerun.computed, error_rates(rerun)) == (0, error_rates(again))
+
+
+def test_a_level_topped_up_before_levels_were_units_is_measured_again_whole(
+    tmp_path, items, server, capsys
+):
+    db = tmp_path / "bench.db"
+    first = runner.run(items, levels(server, (4,)), options(db))
+    assert error_rates(first) == {4: (100, 1)}
+    # As an older version left it: rows without the mark, the failed request not cached.
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE predictions SET level_complete = NULL")
+    failed = rows(db, "error != ''")[0]["cache_key"]
+    store = ResultCache(runner.cache_dir_for(db))
+    store.store.delete(failed)
+    store.close()
+
+    again = runner.run(items, levels(server, (4,)), options(db))
+    assert (again.computed, again.reused) == (100, 0)  # not 1 request sent on its own
+    assert "the cache held 99 of its 100 results" in capsys.readouterr().err
+    assert {r["level_complete"] for r in rows(db, f"track_id = '{first.track_id}'")} == {0}
+    assert error_rates(again) == {4: (100, 1)}  # requests 101..200: the 200th fails
+    assert {f.check: f.status for f in validation.validate(db)}["leaks"] == "ok"
