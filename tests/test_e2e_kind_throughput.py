@@ -114,11 +114,13 @@ class Service(BaseHTTPRequestHandler):
         with state["lock"]:
             state["in_flight"] += 1
             state["arrivals"].append((body, state["in_flight"]))
+        time.sleep(0.02)
+        with state["lock"]:  # before answering: the client's next request may come at once
+            state["in_flight"] -= 1
+        digest = hashlib.sha256(body).hexdigest()
+        status = 503 if digest[0] in "0123" and not state["healthy"] else 200
+        data = json.dumps({"digest": digest[:16]}).encode()
         try:
-            time.sleep(0.02)
-            digest = hashlib.sha256(body).hexdigest()
-            status = 503 if digest[0] in "0123" and not state["healthy"] else 200
-            data = json.dumps({"digest": digest[:16]}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -126,9 +128,6 @@ class Service(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except OSError:
             pass
-        finally:
-            with state["lock"]:
-                state["in_flight"] -= 1
 
     def log_message(self, *args):
         pass
