@@ -153,6 +153,8 @@ def expected_files(context: dict) -> set[str]:
                 "jsonl",
                 "keepalive",
                 "kind",
+                "level_checks",
+                "levels",
                 "plan",
                 "pools",
                 "recorder",

@@ -28,7 +28,8 @@ def offline_only(monkeypatch):
 def local_target_only(monkeypatch):
     """No test reaches a network: the grid stays on the local target whatever the shell
     exports (tests that need a server start their own on 127.0.0.1)."""
-    for name in ("LOAD_URL", "LOAD_CONCURRENCY", "LOAD_TARGET_VERSION"):
+    names = ("LOAD_URL", "LOAD_CONCURRENCY", "LOAD_TARGET_VERSION", "LOAD_REQUESTS_PER_WORKER")
+    for name in names:
         monkeypatch.delenv(name, raising=False)
 {%- endif %}
 {%- if cookiecutter.benchmark_kind == "sklearn" %}

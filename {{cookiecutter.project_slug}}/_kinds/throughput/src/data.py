@@ -1,5 +1,6 @@
 """Datapoints: the requests a load level sends, and the loader for the bundled ones."""
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ class Item(Record):  # Record: fields checked when an item is made
 def load_items(path: Path | None = None, limit: int | None = None) -> list[Item]:
     """Read a JSONL file of {"id", "payload"} records (default: the bundled requests).
 
-    Every level sends every request once. A payload that is not a string is sent as its JSON
+    Every level sends every request once, unless ``Params.requests_per_worker`` sets a
+    budget per level (``level_items``). A payload that is not a string is sent as its JSON
     text. A malformed line is not skipped: it becomes an item without a payload, so the run
     records it as an error row instead of silently sending fewer requests.
     """
@@ -30,3 +32,19 @@ def load_items(path: Path | None = None, limit: int | None = None) -> list[Item]
             payload = json.dumps(payload, sort_keys=True)
         items.append(Item(input_id=input_id, payload=payload))
     return items
+
+
+def level_items(items: list[Item], params) -> list[Item]:
+    """The requests one level sends: every item once (``requests_per_worker`` 0), or
+    ``concurrency x requests_per_worker`` of them, cycling through ``items``: the k-th time
+    round, a request's ``input_id`` gets ``#k`` (each request of a level is its own datapoint).
+    """
+    if not params.requests_per_worker or not items:
+        return items
+    budget = params.concurrency * params.requests_per_worker
+    return [
+        dataclasses.replace(item, input_id=f"{item.input_id}#{n // len(items)}")
+        if n >= len(items)
+        else item
+        for n, item in ((n, items[n % len(items)]) for n in range(budget))
+    ]

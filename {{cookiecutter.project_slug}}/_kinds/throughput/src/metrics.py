@@ -7,8 +7,9 @@ Requests/s comes from the rows, not from a stopwatch around the run: for each ex
 level (``level_run``, one per run that computed some of its requests) the span from its first
 request's ``started_at`` to its last one's ``finished_at``; requests/s is the level's requests
 over the sum of those spans. A rerun serves every row from the cache with its original
-timestamps, so it reports the throughput that was measured; a run that resumes a killed one
-adds the span of the requests it sent to the span of those sent before.
+timestamps, so it reports the throughput that was measured. A level is measured whole
+(harness/levels.py), so it has one ``level_run``; several occur only in dbs written before
+levels were units, where a resumed run topped a level up.
 """
 
 import math

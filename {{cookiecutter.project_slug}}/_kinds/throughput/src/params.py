@@ -12,13 +12,19 @@ service needs no code change:
     LOAD_URL=http://127.0.0.1:8000/work LOAD_CONCURRENCY=1,4,16 make run
 
 ``LOAD_URL`` switches the target to ``http`` (each request's payload is POSTed there),
-``LOAD_CONCURRENCY`` lists the levels, ``LOAD_TARGET_VERSION`` names the build you measure.
+``LOAD_CONCURRENCY`` lists the levels, ``LOAD_TARGET_VERSION`` names the build you measure,
+``LOAD_REQUESTS_PER_WORKER=N`` sends concurrency x N requests per level (cycling through the
+dataset's requests) instead of every request of the dataset once.
+
+A level is one unit (harness/levels.py): its rows, failed requests and Timeouts included, are
+cached together once its last request is recorded, so a rerun sends nothing and reports the
+error rate the level was measured with; a level interrupted midway is measured again whole.
 """
 
 import os
 from dataclasses import dataclass
 
-from .harness.identity import Configuration, check_fields
+from .harness.identity import Configuration, check_fields, neutral
 
 # Recorded on every row: bump it when you start a new experiment on purpose.
 EXPERIMENT = "baseline"
@@ -38,6 +44,9 @@ class Params(Configuration):  # Configuration: checked fields and config_id
     # The version of what you measure: the same requests at the same level against a new
     # build are new computations only if this changes (results of the old one are kept).
     target_version: str = "1"
+    # Requests per level: 0 sends every request of the dataset once; N > 0 sends concurrency x N
+    # (each worker N), cycling through the dataset's requests (data.level_items).
+    requests_per_worker: int = neutral(0)
 
     def __post_init__(self):  # replaces Configuration's, so it checks the fields first
         check_fields(self)
@@ -45,6 +54,8 @@ class Params(Configuration):  # Configuration: checked fields and config_id
             raise ValueError(f"Params.target={self.target!r}: choose one of {', '.join(TARGETS)}")
         if self.concurrency < 1:
             raise ValueError(f"Params.concurrency={self.concurrency}: at least 1 request")
+        if self.requests_per_worker < 0:
+            raise ValueError(f"Params.requests_per_worker={self.requests_per_worker}: 0 or more")
         if self.target == "http" and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"Params.url={self.url!r}: the http target needs an http(s):// URL")
 
@@ -61,12 +72,24 @@ def levels() -> tuple[int, ...]:
     return tuple(dict.fromkeys(found))  # in the order given, each level once
 
 
+def requests_per_worker() -> int:
+    """``LOAD_REQUESTS_PER_WORKER`` (requests per worker and level), else 0 (every request once)."""
+    value = os.environ.get("LOAD_REQUESTS_PER_WORKER", "").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"LOAD_REQUESTS_PER_WORKER={value!r}: expected a number, e.g. 100")
+    return int(value)
+
+
 def grid() -> list[Params]:
     """The sweep: one configuration per concurrency level, in the order they run."""
     version = os.environ.get("LOAD_TARGET_VERSION", "1")
+    per_worker = requests_per_worker()
     url = os.environ.get("LOAD_URL", "").strip()
     if url:  # the local target's knobs do not apply to a remote service
         base = {"target": "http", "url": url, "sleep_ms": 0, "cpu_rounds": 0}
     else:
         base = {"target": "local"}
-    return [Params(**base, concurrency=level, target_version=version) for level in levels()]
+    return [
+        Params(**base, concurrency=level, target_version=version, requests_per_worker=per_worker)
+        for level in levels()
+    ]

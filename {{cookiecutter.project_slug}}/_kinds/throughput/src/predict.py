@@ -7,9 +7,17 @@ target itself, change ``target_version`` in params.py (or ``LOAD_TARGET_VERSION`
 
 Each row keeps wall-clock ``started_at``/``finished_at`` (seconds since the epoch):
 requests/s per level is computed from them (metrics.py), so a rerun, whose rows are all cache
-hits carrying the original timestamps, reports the throughput that was measured.
+hits carrying the original timestamps, reports the throughput that was measured. ``worker``
+names the worker that sent the request (``thread-3``: the pool's fourth thread;
+``process-4242``: a worker process, under ``--parallelism processes``).
+
+Under load a failed request (an error status, a Timeout, a refused connection) is a measurement
+like any other: it is cached with its level, and a rerun does not send it again
+(harness/levels.py). To measure again, change ``target_version`` (or run with a new db).
 """
 
+import multiprocessing
+import threading
 import time
 
 from . import monitor
@@ -28,7 +36,7 @@ level_monitor = monitor.level_monitor
 
 def predict(item: Item, params: Params) -> dict:
     """Send one request. Never raises for a bad datapoint or a failed request: the error is
-    part of the row (and error rows are not cached: the next run sends them again)."""
+    part of the row (cached with its level: a rerun does not send it again)."""
     started_at = time.time()
     start = time.perf_counter()
     connect_seconds = 0.0  # opening a connection is not part of the request's latency
@@ -42,6 +50,7 @@ def predict(item: Item, params: Params) -> dict:
         "endpoint": endpoint(params),
         "error": "",
         "error_type": "",
+        "worker": worker_id(),
     }
     try:
         if item.payload is None:
@@ -66,3 +75,14 @@ def predict(item: Item, params: Params) -> dict:
     latency = time.perf_counter() - start - connect_seconds
     row.update(latency=latency, started_at=started_at, finished_at=started_at + latency)
     return row
+
+
+def worker_id() -> str:
+    """The worker running this request: ``thread-<n>`` (the n-th thread of the level's pool),
+    ``process-<pid>`` (a worker process), else the thread's name."""
+    process = multiprocessing.current_process()
+    if process.name != "MainProcess":
+        return f"process-{process.pid}"
+    name = threading.current_thread().name  # ThreadPoolExecutor names them "<pool>_<n>"
+    index = name.rpartition("_")[2]
+    return f"thread-{index}" if "ThreadPoolExecutor" in name and index.isdigit() else name

@@ -1,6 +1,6 @@
 """Load levels in the runner: each level runs on its own with exactly its concurrency, requests/s
 comes from the rows (so a rerun reports what was measured), the machine is sampled in the
-driver, and a resumed level adds only the span of the requests it sent."""
+driver, and a level is measured whole (never topped up with the requests a run before lacked)."""
 
 import sqlite3
 import threading
@@ -94,24 +94,18 @@ def test_the_machine_is_measured_in_the_driver_around_each_level(tmp_path, items
     )
 
 
-def test_a_resumed_level_adds_only_the_span_of_what_it_sent(tmp_path, items):
+def test_a_level_measured_with_other_requests_before_is_measured_again_whole(tmp_path, items):
     db = tmp_path / "bench.db"
     level = [Params(concurrency=2, sleep_ms=10)]
-    runner.run(items[:6], level, options(db))  # as if the run was killed half-way
-    time.sleep(0.3)  # a gap between the runs: not part of the measured span
-    resumed = runner.run(items, level, options(db))
-    assert (resumed.computed, resumed.reused) == (6, 6)
-    result = resumed.metrics[0]
-    by_run = {}
-    for row in rows(db)[-len(items) :]:
-        by_run.setdefault(row["level_run"], []).append(row)
-    assert len(by_run) == 2
-    spans = [
-        max(r["finished_at"] for r in group) - min(r["started_at"] for r in group)
-        for group in by_run.values()
-    ]
-    assert result["span_seconds"] == pytest.approx(sum(spans))
-    assert result["requests_per_second"] == pytest.approx(len(items) / sum(spans))
+    runner.run(items[:6], level, options(db))  # the level with 6 requests, measured whole
+    again = runner.run(items, level, options(db))  # with 12: never topped up with 6 more
+    assert (again.computed, again.reused) == (len(items), 0)
+    latest = [r for r in rows(db) if r["track_id"] == again.track_id]
+    assert len(latest) == len(items) and len({r["level_run"] for r in latest}) == 1
+    assert {r["level_complete"] for r in rows(db)} == {1}  # two whole measurements
+    span = max(r["finished_at"] for r in latest) - min(r["started_at"] for r in latest)
+    assert again.metrics[0]["span_seconds"] == pytest.approx(span)
+    assert again.metrics[0]["requests_per_second"] == pytest.approx(len(items) / span)
 
 
 def test_levels_run_in_worker_processes_too(tmp_path, items):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from .cache import ResultCache
 from .errors import CacheError
+from .levels import COLUMN as LEVEL
+from .levels import restorable as level_restorable
 from .tracking import RowWriter, is_result_column
 
 CHUNK = 900  # cache keys per query (SQLite's variable limit is 999 in old versions)
@@ -64,15 +66,20 @@ def restore_from_db(
         return 0
     cleared = cache.cleared()
     error = "error" if "error" in columns else "NULL"
+    level = LEVEL if LEVEL in columns else "NULL"
 
-    def restorable(key, config_id, failed, timestamp) -> bool:
-        if config_id not in config_ids or (failed and not cache_errors):
+    def restorable(key, config_id, failed, timestamp, complete) -> bool:
+        # load levels (levels.py): only rows of a level measured whole, errors included
+        if config_id not in config_ids or not level_restorable(
+            {LEVEL: complete}, cache_errors or not failed
+        ):
             return False
         since = max(cleared.get("*", ""), cleared.get(config_id, ""))
         return not (since and str(timestamp) <= since)
 
     keys = writer.connection.execute(
-        f"SELECT cache_key, config_id, {error}, timestamp FROM \"{writer.table}\" WHERE cache = ''"
+        f"SELECT cache_key, config_id, {error}, timestamp, {level} FROM \"{writer.table}\" "
+        "WHERE cache = ''"
     )
     while chunk := keys.fetchmany(CHUNK):
         wanted = {row[0] for row in chunk if restorable(*row)}
@@ -92,7 +99,7 @@ def restore_from_db(
             row = dict(zip(names, values, strict=True))
             key = row["cache_key"]
             if key in entries or not restorable(
-                key, row["config_id"], row.get("error"), row["timestamp"]
+                key, row["config_id"], row.get("error"), row["timestamp"], row.get(LEVEL)
             ):
                 continue
             entry = {"result": result_of(row), "cache": row["track_id"]}
@@ -129,7 +136,10 @@ def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_erro
             )
             for row in rows
             if row["cache_key"] not in cached
-            and not (row.get("error") and (not cache_errors or row.get("error_type") == "Timeout"))
+            and level_restorable(  # load levels: only levels measured whole (levels.py)
+                row,
+                not (row.get("error") and (not cache_errors or row.get("error_type") == "Timeout")),
+            )
         ]
         cache.put_many(entries)
         healed += len(entries)

@@ -62,13 +62,22 @@ CONTRACT = (
         "only (``--limit``, ``--dev``).",
     ),
     Name(
+        "data.py",
+        "level_items",
+        "level_items(items: list[Item], params: Params) -> list[Item]",
+        "The datapoints one configuration computes (e.g. a load level's requests: concurrency "
+        "x N, cycling through the dataset). Each must have its own ``input_id``.",
+        without="every configuration computes every datapoint",
+    ),
+    Name(
         "predict.py",
         "predict",
         "predict(item: Item, params: Params) -> dict",
         "The single execution: one result row. Keys input_id, prediction, raw_response, "
         "ground_truth, latency (seconds), error and error_type ('' when it worked) and any "
         "other the kind records. A bad datapoint is an error row, not an exception (the "
-        "machinery turns an exception into one too); error rows are not cached.",
+        "machinery turns an exception into one too); error rows are not cached (a load "
+        "level's are: they are measurements, harness/levels.py).",
     ),
     Name(
         "predict.py",
@@ -91,7 +100,8 @@ CONTRACT = (
         "TIMEOUT_SECONDS",
         "TIMEOUT_SECONDS: float",
         "The default of ``run --timeout``: seconds a datapoint may take before it becomes an "
-        "error row (error_type Timeout, retried on the next run).",
+        "error row (error_type Timeout, retried on the next run; in a load level cached with "
+        "the level).",
         without="no timeout unless ``run --timeout`` sets one",
     ),
     Name(
@@ -219,6 +229,7 @@ GROUP = getattr(metrics_module, "GROUP", None)
 PER_CLASS = bool(getattr(metrics_module, "PER_CLASS", False))
 extra_plots = getattr(metrics_module, "extra_plots", None)
 level_monitor = getattr(predict_module, "level_monitor", None)
+level_items = getattr(data_module, "level_items", None)
 TIMEOUT_SECONDS = getattr(predict_module, "TIMEOUT_SECONDS", 0.0)
 
 FILES = {
@@ -233,6 +244,7 @@ CALLS = {
     "load_items": ((None,), {"limit": None}),
     "predict": ((None, None), {}),
     "level_monitor": ((None,), {}),
+    "level_items": (([], None), {}),
     "summarize": (([],), {}),
     "row_values": (({},), {}),
     "extra_plots": ((None, None, [], None), {}),
@@ -363,6 +375,7 @@ __all__ = [
     "Params",
     "extra_plots",
     "grid",
+    "level_items",
     "level_monitor",
     "load_items",
     "predict_module",

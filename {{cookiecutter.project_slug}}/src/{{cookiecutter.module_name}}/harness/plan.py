@@ -18,24 +18,33 @@ CHUNK = 4096  # items per chunk: keys and flattened items held at a time
 
 
 class Plan:
-    def __init__(self, items, configurations, function, version: str, replicate: int = 0):
+    def __init__(
+        self, items, configurations, function, version: str, replicate: int = 0, items_of=None
+    ):
         self.hasher = KeyHasher(function, version, replicate)
         tails = {}
         for params in configurations:
             tails.setdefault(self.hasher.tail(params), params)  # the first of equal ones
         self.configurations = [(params, tail) for tail, params in tails.items()]
-        seen, self.items = set(), []
-        for item in items:  # 16 bytes of digest per item, not its whole encoding
-            digest = hashlib.sha256(_dumps(canonical(item)).encode()).digest()[:16]
-            if digest not in seen:
-                seen.add(digest)
-                self.items.append(item)
-        self.duplicates = len(items) * len(configurations) - self.size
+        self.items = unique(items)
+        # items_of(items, params): a load level's own requests (levels.py); else None and
+        # every configuration computes the same items, kept once
+        self.own = {p: unique(items_of(items, p)) for p in self.params} if items_of else {}
+        listed = (
+            sum(len(items_of(items, params)) for params in configurations)
+            if items_of
+            else len(items) * len(configurations)
+        )
+        self.duplicates = listed - self.size
+
+    def planned(self, params) -> int:
+        """Unique computations of one configuration."""
+        return len(self.own.get(params, self.items))
 
     @property
     def size(self) -> int:
         """Unique computations of the grid."""
-        return len(self.items) * len(self.configurations)
+        return sum(self.planned(params) for params in self.params)
 
     @property
     def params(self) -> list:
@@ -43,15 +52,33 @@ class Plan:
 
     def batches(self) -> Iterator[tuple[object, list[tuple[str, object, dict]]]]:
         """(params, [(computation key, item, the item's columns), ...]) for each chunk of items
-        and each configuration."""
+        and each configuration (each load level in turn when levels have their own items)."""
         key = self.hasher.key
-        for start in range(0, len(self.items), CHUNK):
-            chunk = [
-                (self.hasher.item(item)[1], item, flatten("item", item))
-                for item in self.items[start : start + CHUNK]
-            ]
+        if self.own:
             for params, tail in self.configurations:
-                yield (
-                    params,
-                    [(key(prefix, tail), item, columns) for prefix, item, columns in chunk],
-                )
+                for chunk in self.chunks(self.own[params]):
+                    yield params, [(key(prefix, tail), item, cols) for prefix, item, cols in chunk]
+            return
+        for chunk in self.chunks(self.items):
+            for params, tail in self.configurations:
+                yield params, [(key(prefix, tail), item, cols) for prefix, item, cols in chunk]
+
+    def chunks(self, items: list) -> Iterator[list]:
+        """[(the item's key prefix, item, its columns), ...] of CHUNK items at a time."""
+        for start in range(0, len(items), CHUNK):
+            yield [
+                (self.hasher.item(item)[1], item, flatten("item", item))
+                for item in items[start : start + CHUNK]
+            ]
+
+
+def unique(items) -> list:
+    """``items`` without repeats (equal content), the first of each kept; 16 bytes of digest
+    per item are remembered, not its whole encoding."""
+    seen, kept = set(), []
+    for item in items:
+        digest = hashlib.sha256(_dumps(canonical(item)).encode()).digest()[:16]
+        if digest not in seen:
+            seen.add(digest)
+            kept.append(item)
+    return kept

@@ -23,6 +23,7 @@ from .compare.runs import previous_run, runs  # noqa: E402
 from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, Params  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
+from .level_checks import measured  # noqa: E402
 from .replicates import replicates_section  # noqa: E402
 from .report_stats import uncertainty_sections  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
@@ -87,7 +88,7 @@ def read_tables(db: Path, engine: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     predictions = read_table(db, PREDICTIONS, engine)
     if metrics is None or metrics.empty or predictions is None:
         raise OperationalError(f"{db} has no completed run to report: run the benchmark first")
-    return metrics, predictions
+    return metrics, measured(predictions)  # without rows of interrupted load levels
 
 
 def best_first(metrics: pd.DataFrame, track_id: str) -> pd.DataFrame:

@@ -16,8 +16,8 @@ How exactly-once holds:
 - Faults (pools.py, values.py): Ctrl-C, ``--timeout``, dead workers and results that cannot be
   stored become error rows or a clean stop, never a lost batch or a row written twice.
 - Load levels: when Params has a ``concurrency`` field, each configuration is computed on its
-  own pool of that many workers, one configuration after another (``schedule``); recording
-  and caching are unchanged.
+  own pool of that many workers, one configuration after another (``schedule``), and a level
+  is recorded and cached as one unit, errors included (levels.py).
 """
 
 import dataclasses
@@ -42,6 +42,7 @@ from .cache_restore import heal, open_cache, restore_from_db
 from .errors import OperationalError, ParallelismUnavailable, db_error
 from .identity import result_digest
 from .kind import Item, Params, level_monitor, predict_module
+from .levels import ITEMS_OF, recording
 from .plan import Plan
 from .pools import POOLS, Control, Interrupted, compute_pool, compute_serial
 from .recorder import Recorder
@@ -171,8 +172,8 @@ def schedule(missing: list, options: RunOptions, control=None) -> Iterator:
     ``level_monitor(params)``, a context manager yielding a function that annotates a result,
     it is entered around each level in this process, never in a worker (e.g. to sample system
     CPU and memory: xetrack's log_system_params crashes inside process pools). Results still
-    come back to this process, the only writer, and are recorded and cached as usual: a rerun
-    computes nothing, and a killed run resumes with the requests it had not finished.
+    come back to this process, the only writer, and a level is cached whole (levels.py): a
+    rerun computes nothing, and a level interrupted midway is measured again whole.
     """
     if "concurrency" not in {f.name for f in dataclasses.fields(Params)}:
         yield from compute(
@@ -299,6 +300,7 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
         predict_module.predict,
         predict_module.PREDICT_VERSION,
         options.replicate,
+        ITEMS_OF,  # a load level's own requests, if the kind's level_items gives them
     )
     metrics_tracker = Tracker(
         str(db),
@@ -317,10 +319,10 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
     config_ids = {params.config_id for params in work.params}
     restore_from_db(db, writer, cache, config_ids, options.cache_errors)  # the db is the truth
     cache.mark_running(summary.track_id)
-    recorder = Recorder(writer, cache, options)
+    recorder = recording(Recorder(writer, cache, options), work, cache)  # levels.py
     ledger = Ledger(work.params, options, summary, recorder)
     for params in work.params:
-        ledger.counts[params]["n_planned"] = len(work.items)
+        ledger.counts[params]["n_planned"] = work.planned(params)
     bar = tqdm(total=work.size, disable=not options.progress, unit="datapoint", desc="run")
     waiting = {}  # key -> (item, params, item columns) of each computation handed out
     failures = Failures(options.breaker, bar)  # failed counts, bar postfix, circuit breaker

@@ -127,7 +127,7 @@ def run_metadata(
 
 RUN_METADATA_COLUMNS = tuple(run_metadata("", "", "", ("", False)))
 # Columns the runner puts around predict's result (besides run metadata).
-LINEAGE_COLUMNS = ("config_id", "cache", "cache_key", "reused", "row_digest")
+LINEAGE_COLUMNS = ("config_id", "cache", "cache_key", "reused", "row_digest", "level_complete")
 
 
 def is_result_column(name: str) -> bool:

@@ -15,6 +15,7 @@ from .findings import FAIL, OK, SKIP, WARN, Finding
 from .identity import type_hints
 from .integrity import check_rows
 from .kind import Params, grid
+from .level_checks import check_levels, measured
 from .schema import declared, params_drift
 from .tracking import METRICS, PREDICTIONS, flatten, read_table
 
@@ -239,7 +240,7 @@ def validate(
         ]
     metrics = read_table(db, METRICS, engine) if table == PREDICTIONS else None
     return [
-        check_leaks(frame),
+        check_leaks(measured(frame)),  # interrupted load levels: level_checks.py
         check_duplicates(frame),
         check_null_params(frame),
         check_failures(frame, max_error_rate),
@@ -247,6 +248,7 @@ def validate(
         check_metrics(frame, metrics),
         check_drift(db, table, frame),
         *check_rows(db, table, all_runs, max_error_rate),
+        *check_levels(frame),
     ]
 
 

@@ -6,6 +6,7 @@ not named, the last two experiment runs of the db (or the latest run of each db)
 
 from pathlib import Path
 
+from ..level_checks import measured  # rows of interrupted load levels are not measurements
 from ..tracking import PREDICTIONS, read_table
 from . import between
 from .stats import plain
@@ -122,8 +123,8 @@ def select(
     run_b = resolve(runs_b, b) if b is not None else default_b
     run_a = {**run_a, "selector": a or "default", "db": str(baseline_db or db)}
     run_b = {**run_b, "selector": b or "default", "db": str(db)}
-    rows_a = predictions_a[predictions_a["track_id"] == run_a["track_id"]]
-    rows_b = predictions_b[predictions_b["track_id"] == run_b["track_id"]]
+    rows_a = measured(predictions_a[predictions_a["track_id"] == run_a["track_id"]])
+    rows_b = measured(predictions_b[predictions_b["track_id"] == run_b["track_id"]])
     return (rows_a, run_a), (rows_b, run_b)
 
 
