@@ -78,7 +78,7 @@ def restore_from_db(
         return not (since and str(timestamp) <= since)
 
     keys = writer.connection.execute(
-        f"SELECT cache_key, config_id, {error}, timestamp, {level} FROM \"{writer.table}\" "
+        f'SELECT cache_key, config_id, {error}, timestamp, {level} FROM "{writer.table}" '
         "WHERE cache = ''"
     )
     while chunk := keys.fetchmany(CHUNK):
