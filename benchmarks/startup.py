@@ -71,6 +71,9 @@ def main() -> int:
         label = "no bytecode (uv's default)" if name == "plain" else "bytecode at install (make)"
         install_s, first, second = (statistics.median(r[k] for r in rounds) for k in range(3))
         print(f"  {label:34} {install_s:8.2f} {first:13.2f} {second:12.2f}")
+    for name, rounds in found.items():
+        each = [tuple(round(x, 2) for x in r) for r in rounds]
+        print(f"  {name}, each round (install, first, next): {each}")
     return 0
 
 
