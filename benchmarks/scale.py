@@ -186,6 +186,7 @@ def analysis(step, python, cwd, env, workdir, rows, timeout) -> dict:
         found[name] = {
             "seconds": None if child.timed_out else child.seconds,
             "timed_out_after_s": timeout if child.timed_out else None,
+            "cpu_s": child.cpu_s,  # user + sys of the whole process
             "peak_rss_mb": child.peak_rss_mb,
             "exit_status": child.status,
             "last_line": (child.stderr.strip() or child.stdout.strip()).splitlines()[-1:],
@@ -273,6 +274,7 @@ def scale_report(scale: dict) -> str:
             took = f">{f['timed_out_after_s']} s (stopped)" if f["seconds"] is None else (
                 f"{f['seconds']:.1f} s")  # fmt: skip
             lines.append(
-                f"  {name:9} {took:>18}  peak {f['peak_rss_mb']:7.0f} MB  exit {f['exit_status']}"
+                f"  {name:9} {took:>18}  cpu {f.get('cpu_s', 0):6.1f} s  peak "
+                f"{f['peak_rss_mb']:7.0f} MB  exit {f['exit_status']}"
             )
     return "\n".join(lines)
