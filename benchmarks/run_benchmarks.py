@@ -174,7 +174,7 @@ def environment(project: Path, root: Path, python: str | None) -> tuple[str, dic
 
 def sizes(text: str) -> list[int]:
     """--sizes 10000,100000: datapoints per scale point (multiples of the 8 configurations)."""
-    return [int(n) for n in text.replace("_", "").split(",")]
+    return [int(n) for n in text.replace("_", "").split(",") if n]  # "": no points
 
 
 def main() -> int:

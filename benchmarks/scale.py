@@ -201,14 +201,24 @@ def measure_scale(python, cwd, env, workdir, sizes, per_row_n, rows, timeout) ->
     step = [python, STEP]
     env = {**env, "PYTHONPATH": os.pathsep.join([str(STEP.parent), env.get("PYTHONPATH", "")])}
     results = {"sizes": sizes, "strace": STRACE or "not found: fsync calls not counted"}
-    results["points"] = scale_points(step, cwd, env, workdir, sizes)
-    results["per_row_journal"] = per_row_journals(step, cwd, env, workdir, per_row_n)
+    if sizes:  # --sizes "": the analysis alone
+        results["points"] = scale_points(step, cwd, env, workdir, sizes)
+        results["per_row_journal"] = per_row_journals(step, cwd, env, workdir, per_row_n)
     if rows:
         results["analysis"] = analysis(step, python, cwd, env, workdir, rows, timeout)
     return results
 
 
 def scale_ratios(scale: dict) -> dict:
+    ratios = point_ratios(scale) if scale.get("points") else {}
+    for name, figures in scale.get("analysis", {}).items():
+        if isinstance(figures, dict):
+            ratios[f"analysis_{name}_s"] = figures["seconds"]  # None: stopped at the timeout
+            ratios[f"analysis_{name}_rss_mb"] = figures["peak_rss_mb"]
+    return ratios
+
+
+def point_ratios(scale: dict) -> dict:
     points = scale["points"]
     sizes = sorted(int(n) for n in points)
     small, large = points[str(sizes[0])], points[str(sizes[-1])]
@@ -229,10 +239,6 @@ def scale_ratios(scale: dict) -> dict:
         ratios["per_row_wal_vs_default"] = (
             journals["wal"]["us_per_datapoint"] / journals["default"]["us_per_datapoint"]
         )
-    for name, figures in scale.get("analysis", {}).items():
-        if isinstance(figures, dict):
-            ratios[f"analysis_{name}_s"] = figures["seconds"]  # None: stopped at the timeout
-            ratios[f"analysis_{name}_rss_mb"] = figures["peak_rss_mb"]
     return ratios
 
 
@@ -241,7 +247,7 @@ def scale_report(scale: dict) -> str:
              f"{scale['strace'] if not STRACE else 'strace -c'}"]  # fmt: skip
     head = "us/dp  cpu us/dp  peak MB  fsync+fdatasync"
     lines.append(f"  {'N':>9}  {'first pass: ' + head:58}  rerun: us/dp  peak MB  floor us/row")
-    for n, point in scale["points"].items():
+    for n, point in scale.get("points", {}).items():
         first, rerun = point["first"], point["rerun"]
         syncs = first["fsync_calls"]
         syncs = sum(syncs.values()) if isinstance(syncs, dict) else "-"
@@ -252,7 +258,7 @@ def scale_report(scale: dict) -> str:
             f" {rerun['peak_rss_mb']:8.0f} {point['floor_executemany_us']:13.1f}"
         )
     lines.append("Per-row mode (every row committed), median of rounds:")
-    for journal, figures in scale["per_row_journal"].items():
+    for journal, figures in scale.get("per_row_journal", {}).items():
         if isinstance(figures, str):
             lines.append(f"  journal {journal:8} {figures}")
             continue
