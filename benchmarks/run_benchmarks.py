@@ -2,6 +2,7 @@
 
     python benchmarks/run_benchmarks.py                    # bake, install in a temp venv, measure
     python benchmarks/run_benchmarks.py --python PATH      # reuse an env with xetrack 0.7.0 & co.
+    python benchmarks/run_benchmarks.py --only scale --sizes 10000,100000 --analysis-rows 100000
 
 It bakes the template into a temporary directory, then measures in one run on this machine
 (benchmarks/measure.py, one function per measurement, run in the baked project's environment):
@@ -16,6 +17,9 @@ It bakes the template into a temporary directory, then measures in one run on th
 - 8 threads against serial for an I/O-bound predict (sleep 20 ms);
 - worker processes (one per core) against serial for a CPU-bound predict;
 - ``compare`` and ``rank`` of two runs of the default grid over the bundled dataset.
+- scale (benchmarks/scale.py): the batched runner at 10k, 100k and 1M datapoints (CPU time,
+  fsync calls, peak RSS per N, the executemany floor at each N), per-row mode by journal, and
+  validate, cache analysis, report and compare on a db of two differing 1M-row runs.
 
 It prints a table and the targets (TARGETS: the tracking overhead and parallel speed-ups the
 baked runner is held to), and writes every figure and ratio to a JSON file
