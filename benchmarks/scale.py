@@ -228,6 +228,9 @@ def point_ratios(scale: dict) -> dict:
         / small["first"]["us_per_datapoint"],
         "scale_batched_rerun_flat": large["rerun"]["us_per_datapoint"]
         / small["rerun"]["us_per_datapoint"],
+        # CPU time moves less with other work than wall time: the same ratio in CPU us
+        "scale_batched_cpu_flat": large["first"]["cpu_us_per_datapoint"]
+        / small["first"]["cpu_us_per_datapoint"],
     }
     if "100000" in points:
         at = points["100000"]
