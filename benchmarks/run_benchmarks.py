@@ -2,6 +2,7 @@
 
     python benchmarks/run_benchmarks.py                    # bake, install in a temp venv, measure
     python benchmarks/run_benchmarks.py --python PATH      # reuse an env with xetrack 0.7.0 & co.
+    python benchmarks/run_benchmarks.py --only scale --sizes 10000,100000 --analysis-rows 100000
 
 It bakes the template into a temporary directory, then measures in one run on this machine
 (benchmarks/measure.py, one function per measurement, run in the baked project's environment):
@@ -16,6 +17,9 @@ It bakes the template into a temporary directory, then measures in one run on th
 - 8 threads against serial for an I/O-bound predict (sleep 20 ms);
 - worker processes (one per core) against serial for a CPU-bound predict;
 - ``compare`` and ``rank`` of two runs of the default grid over the bundled dataset.
+- scale (benchmarks/scale.py): the batched runner at 10k, 100k and 1M datapoints (CPU time,
+  fsync calls, peak RSS per N, the executemany floor at each N), per-row mode by journal, and
+  validate, cache analysis, report and compare on a db of two differing 1M-row runs.
 
 It prints a table and the targets (TARGETS: the tracking overhead and parallel speed-ups the
 baked runner is held to), and writes every figure and ratio to a JSON file
@@ -36,6 +40,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from scale import SCALE_TARGETS, measure_scale, scale_ratios, scale_report
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 MEASURE = Path(__file__).resolve().with_name("measure.py")  # runs in the baked project's env
@@ -88,12 +94,7 @@ def report(results: dict) -> str:
         "runner_per_row_rerun": "runner, per-row (max_unsaved_seconds=0), rerun",
     }
     floor = us["floor_commit_per_row"]
-    machine = results["machine"]
     lines = [
-        f"Python {machine['python']}, {machine['cpus']} cores, load average before/after: "
-        f"{machine['load_average_before']} / {machine['load_average_after']} "
-        "(other work skews every figure)",
-        "",
         f"Per-datapoint cost, no-op predict ({results['n_fast']} datapoints batched; per-row: "
         f"median of {len(results['per_row_vs_floor_by_round'])} alternating rounds of "
         f"{results['n_slow']}):",
@@ -118,21 +119,39 @@ def report(results: dict) -> str:
         f"compare, default grid ({compared['configurations']} configurations x "
         f"{compared['n']} datapoints, recomputed): {compared['compare_s']:.1f}s; "
         f"rank: {compared['rank_s']:.1f}s",
-        "",
-        "Targets (what tracking may cost, what parallelism must gain):",
+    ]
+    return "\n".join(lines)
+
+
+def targets_report(results: dict) -> str:
+    machine = results["machine"]
+    lines = [
+        f"Python {machine['python']}, {machine['cpus']} cores, load average before/after: "
+        f"{machine['load_average_before']} / {machine['load_average_after']} "
+        "(other work skews every figure)",
+        "Targets (what tracking may cost, what parallelism must gain, what scale allows):",
     ]
     for target in results["targets"]:
         mark = "met" if target["met"] else "NOT MET"
         goal = f"{target['comparison']} {target['goal']:g}"
-        lines.append(f"  {target['name']:56} {target['measured']:12,.2f}  {goal:10} {mark}")
+        measured = "stopped" if target["measured"] is None else f"{target['measured']:12,.2f}"
+        lines.append(f"  {target['name']:56} {measured:>12}  {goal:10} {mark}")
     return "\n".join(lines)
 
 
 def targets(r: dict) -> list[dict]:
+    """Each target whose ratio was measured; None (a command stopped at its timeout): not met."""
     found = []
-    for name, key, comparison, goal in TARGETS:
+    for name, key, comparison, goal in [*TARGETS, *SCALE_TARGETS]:
+        if key not in r:
+            continue
         measured = r[key]
-        met = measured >= goal if comparison == ">=" else measured <= goal
+        if measured is None:
+            met = False
+        elif comparison == ">=":
+            met = measured >= goal
+        else:
+            met = measured < goal if comparison == "<" else measured <= goal
         found.append(
             {"name": name, "ratio": key, "measured": measured, "comparison": comparison,
              "goal": goal, "met": met}
@@ -157,6 +176,11 @@ def environment(project: Path, root: Path, python: str | None) -> tuple[str, dic
     return str(venv / "bin" / "python"), env
 
 
+def sizes(text: str) -> list[int]:
+    """--sizes 10000,100000: datapoints per scale point (multiples of the 8 configurations)."""
+    return [int(n) for n in text.replace("_", "").split(",") if n]  # "": no points
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", help="python of an env with the baked project's deps")
@@ -164,8 +188,32 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, help="where to bake and measure (a real disk)")
     parser.add_argument("--n-fast", type=int, default=20_000, help="datapoints, batched modes")
     parser.add_argument("--n-slow", type=int, default=1000, help="datapoints per per-row round")
+    parser.add_argument(
+        "--only", choices=("overhead", "scale"),
+        help="one part; its figures replace that part's in --out, the other part's stay",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sizes",
+        type=sizes,
+        default=[10_000, 100_000, 1_000_000],
+        help="scale: datapoints per point (default 10000,100000,1000000)",
+    )
+    parser.add_argument(
+        "--analysis-rows",
+        type=int,
+        default=1_000_000,
+        help="scale: rows per run of the analysis db (0: no analysis)",
+    )
+    parser.add_argument(
+        "--analysis-timeout",
+        type=float,
+        default=300,
+        help="scale: seconds after which an analysis command is stopped",
+    )
     args = parser.parse_args()
 
+    parts = [args.only] if args.only else ["overhead", "scale"]
+    results = json.loads(args.out.read_text()) if args.only and args.out.exists() else {}
     root = Path(tempfile.mkdtemp(prefix="bench-template-", dir=args.workdir))
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     try:
@@ -175,19 +223,43 @@ def main() -> int:
         project = root / "overhead-bench"
         python, env = environment(project, root, args.python)
         (root / "measure").mkdir()
-        done = subprocess.run(
-            [python, str(MEASURE), str(root / "measure"), str(args.n_fast), str(args.n_slow)],
-            cwd=project, env=env, capture_output=True, text=True,
-        )  # fmt: skip
-        if done.returncode != 0:
-            print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
-            return 1
-        results = json.loads(done.stdout.strip().splitlines()[-1])
+        if "overhead" in parts:
+            done = subprocess.run(
+                [python, str(MEASURE), str(root / "measure"), str(args.n_fast), str(args.n_slow)],
+                cwd=project, env=env, capture_output=True, text=True,
+            )  # fmt: skip
+            if done.returncode != 0:
+                print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
+                return 1
+            results.update(json.loads(done.stdout.strip().splitlines()[-1]))
+            results["machine"] = machine(load_before)
+        if "scale" in parts:
+            started = os.getloadavg() if hasattr(os, "getloadavg") else None
+            results["scale"] = measure_scale(
+                python, project, env, root / "measure", args.sizes, args.n_slow,
+                args.analysis_rows, args.analysis_timeout,
+            )  # fmt: skip
+            results["scale"]["machine"] = machine(started)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    results["ratios"] = ratios(results)
+    results["ratios"] = {}
+    if "us_per_datapoint" in results:
+        results["ratios"] = ratios(results)
+        print(report(results), end="\n\n")
+    if "scale" in results:
+        results["ratios"].update(scale_ratios(results["scale"]))
+        print(scale_report(results["scale"]), end="\n\n")
     results["targets"] = targets(results["ratios"])
-    results["machine"] = {
+    results.setdefault("machine", results.get("scale", {}).get("machine"))
+    print(targets_report(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+def machine(load_before) -> dict:
+    return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -196,11 +268,6 @@ def main() -> int:
         "load_average_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    print(report(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwrote {args.out}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ class Step:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """The default bake, after `make install`."""
+def installed(tmp_path_factory) -> tuple[Path, dict]:
+    """The default bake after `make install`, and what the install left before anything ran:
+    the package's modules without bytecode, the dependency's .pyc files."""
     project = bake(tmp_path_factory.mktemp("user"))
     assert shutil.which("uv", path=tools_env()["PATH"]), (
         "uv is not on PATH: make install would fall back to pip (install test deps with .ci/run)"
@@ -45,7 +46,20 @@ def project(tmp_path_factory) -> Path:
     started = time.monotonic()
     make(project, "install", timeout=900)
     print(f"make install: {time.monotonic() - started:.1f}s")
-    return project
+    package = project / "src" / "my_benchmark"
+    uncompiled = [
+        str(module.relative_to(package))
+        for module in package.rglob("*.py")
+        if not list(module.parent.glob(f"__pycache__/{module.stem}.*.pyc"))
+    ]
+    dependency = project.glob(".venv/lib/python*/site-packages/xetrack/__pycache__/*.pyc")
+    return project, {"uncompiled": uncompiled, "xetrack_pyc": len(list(dependency))}
+
+
+@pytest.fixture(scope="module")
+def project(installed) -> Path:
+    """The default bake, after `make install`."""
+    return installed[0]
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +101,15 @@ def test_make_install_builds_venv_from_the_project(project, venv_python):
     assert (project / "uv.lock").is_file() and (project / "requirements.lock").is_file()
     numpy = run([str(venv_python), "-c", "import numpy; print(numpy.__version__)"], cwd=project)
     assert numpy.stdout.startswith("2."), numpy.stdout
+
+
+def test_make_install_compiles_bytecode(installed):
+    """make install writes the bytecode of the project and its dependencies: the first command
+    does not compile every module it imports."""
+    project, left = installed
+    assert (project / "src" / "my_benchmark" / "harness" / "runner.py").exists()
+    assert left["uncompiled"] == [], f"no bytecode after make install: {left['uncompiled']}"
+    assert left["xetrack_pyc"] > 0, "uv sync compiled no dependency (UV_COMPILE_BYTECODE=1)"
 
 
 def test_make_prints_help_listing_every_target(project):

@@ -74,6 +74,25 @@ def test_python_and_lock_are_consistent_per_bake(baked, answers):
     assert {"!uv.lock", "!requirements.lock"} <= set(ignore)  # both are committed
 
 
+@pytest.mark.parametrize("engine", COOKIECUTTER_JSON["engine"])
+def test_make_install_compiles_bytecode(baked, engine):
+    """Bytecode is written at install, not at the first start-up: uv compiles the dependencies
+    (UV_COMPILE_BYTECODE=1; pip does by default), compileall the project's editable src, after
+    either path and before DuckDB's setup imports the package."""
+    makefile = (baked({"engine": engine}) / "Makefile").read_text()
+    recipe = re.search(r"^install:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "UV_PROJECT_ENVIRONMENT=$(VENV) UV_COMPILE_BYTECODE=1 uv sync --locked" in recipe
+    assert "--no-compile" not in recipe  # pip's own default compiles the pinned packages
+    steps = recipe.splitlines()
+    compile_step = steps.index(
+        "\t$(BIN)/python -m compileall -q src  # bytecode now, not at each first start-up"
+    )
+    assert steps[compile_step - 1] == "\tfi"  # after the uv/pip if-else, whichever ran
+    assert all("compileall" not in step for step in steps[:compile_step])
+    if engine == "duckdb":
+        assert "duckdb_setup" in steps[compile_step + 1]
+
+
 @pytest.mark.parametrize("license", COOKIECUTTER_JSON["license"])
 def test_every_license_bakes_its_text_and_pyproject_field(tmp_path, license):
     project = bake(tmp_path, license=license, author_name="Ann Author")
