@@ -48,13 +48,11 @@ def statistic(matrix: np.ndarray, name: str) -> np.ndarray:
 
 def nth(cumulative: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Per row, the index of the k-th (0-based) value: the first j with cumulative[j] > k
-    (``k``: one column per value wanted)."""
-    rows, m = cumulative.shape
-    step = int(cumulative[:, -1].max()) + 1
-    offsets = np.arange(rows, dtype=np.int64)[:, None] * step
-    flat = (cumulative + offsets).ravel()
-    found = np.searchsorted(flat, k + offsets, side="right") - np.arange(rows)[:, None] * m
-    return np.clip(found, 0, m - 1)
+    (``k``: one column per value wanted). One binary search per row: no copy of the matrix."""
+    found = np.array(
+        [np.searchsorted(row, ks, side="right") for row, ks in zip(cumulative, k, strict=True)]
+    )
+    return np.clip(found.reshape(k.shape), 0, cumulative.shape[1] - 1)
 
 
 def counted_percentiles(ordered: np.ndarray, counts: np.ndarray, names: list[str]) -> dict:
@@ -63,7 +61,11 @@ def counted_percentiles(ordered: np.ndarray, counts: np.ndarray, names: list[str
     resample itself, as the same order statistics are picked, in O(n) per row, not a sort."""
     if not counts.shape[1]:
         return {name: np.full(len(counts), np.nan) for name in names}
-    cumulative = np.cumsum(counts, axis=1)
+    return cumulative_percentiles(ordered, np.cumsum(counts, axis=1, dtype=np.int32), names)
+
+
+def cumulative_percentiles(ordered: np.ndarray, cumulative: np.ndarray, names: list[str]):
+    """``counted_percentiles`` from the counts' running sums along each row."""
     valid = cumulative[:, -1]
     position = np.stack([PERCENTILES[name] / 100 * np.maximum(valid - 1, 0) for name in names])
     low = np.floor(position).astype(np.int64).T  # rows x names
@@ -75,22 +77,22 @@ def counted_percentiles(ordered: np.ndarray, counts: np.ndarray, names: list[str
 
 
 class Ranked:
-    """A vector's non-NaN values sorted once, and each position's rank among them (-1: NaN)."""
+    """A vector's non-NaN values sorted once, and each position's rank among them (NaN: m)."""
 
     def __init__(self, values: np.ndarray):
         order = np.argsort(values, kind="stable")  # NaN last
         self.m = int((~np.isnan(values)).sum())
-        self.ordered = values[order[: self.m]]
-        self.rank = np.full(values.size, -1, dtype=np.int64)
-        self.rank[order[: self.m]] = np.arange(self.m)
+        self.order = order[: self.m]  # the position of each sorted value
+        self.ordered = values[self.order]
+        self.rank = np.full(values.size, self.m, dtype=np.int64)
+        self.rank[self.order] = np.arange(self.m)
 
-    def counts(self, picked: np.ndarray) -> np.ndarray:
+    def counts(self, picked) -> np.ndarray:
         """rows x m: how often each sorted value is in each row of ``picked`` (indices)."""
-        rows = len(picked)
-        ranks = self.rank[picked]
-        ranks = np.where(ranks < 0, self.m, ranks) + (np.arange(rows) * (self.m + 1))[:, None]
-        counts = np.bincount(ranks.ravel(), minlength=rows * (self.m + 1))
-        return counts.reshape(rows, self.m + 1)[:, : self.m]
+        found = np.empty((len(picked), self.m), dtype=np.int32)
+        for row, indices in enumerate(picked):
+            found[row] = np.bincount(self.rank[indices], minlength=self.m + 1)[: self.m]
+        return found
 
 
 def resampled(values: np.ndarray, ranked: Ranked, picked, names: list[str]) -> dict:
@@ -106,10 +108,7 @@ def resampled(values: np.ndarray, ranked: Ranked, picked, names: list[str]) -> d
             )
     percentiles = [n for n in names if n in PERCENTILES]
     if percentiles:
-        if isinstance(picked, np.ndarray):
-            counts = ranked.counts(picked)
-        else:
-            counts = np.stack([ranked.counts(d[None, :])[0] for d in picked])
+        counts = ranked.counts(picked)
         found.update(counted_percentiles(ranked.ordered, counts, percentiles))
     return found
 
@@ -124,17 +123,18 @@ def swapped_sides(a: np.ndarray, b: np.ndarray, both: Ranked, swap: np.ndarray, 
             statistic(np.where(swap, a, b), "latency_mean"),
         )
     percentiles = [n for n in names if n in PERCENTILES]
-    if percentiles:
+    if percentiles and both.m:
         n = a.size
-        on_a = np.zeros((len(swap), both.m + 1), dtype=np.int64)  # A's side, sorted order
-        rank_a = np.where(both.rank[:n] < 0, both.m, both.rank[:n])
-        rank_b = np.where(both.rank[n:] < 0, both.m, both.rank[n:])
-        on_a[:, rank_a] = ~swap
-        on_a[:, rank_b] += swap
-        on_a = on_a[:, : both.m]
-        of_a = counted_percentiles(both.ordered, on_a, percentiles)
-        of_b = counted_percentiles(both.ordered, 1 - on_a, percentiles)
+        pair, from_a = both.order % n, both.order < n  # each sorted value: its pair, its run
+        on_a = swap[:, pair] != from_a  # the value is on A's side: A's and kept, or B's and swapped
+        cumulative = np.cumsum(on_a, axis=1, dtype=np.int32)
+        of_a = cumulative_percentiles(both.ordered, cumulative, percentiles)
+        cumulative = np.arange(1, both.m + 1, dtype=np.int32) - cumulative  # B's side: the rest
+        of_b = cumulative_percentiles(both.ordered, cumulative, percentiles)
         sides.update({name: (of_a[name], of_b[name]) for name in percentiles})
+    elif percentiles:
+        nothing = np.full(len(swap), np.nan)
+        sides.update({name: (nothing, nothing) for name in percentiles})
     return sides
 
 

@@ -118,8 +118,13 @@ def sums(counts: np.ndarray, values: np.ndarray, forms: dict) -> dict:
     """Each form's metric on each resample: ``counts`` (resamples x datapoints: how often each
     datapoint is in it, or its share of it) times ``values`` (datapoints x 2 metrics: each
     share with NaN as 0, then whether it has a value), as one matrix product."""
-    totals = counts @ values
-    k = values.shape[1] // 2
+    return metrics(counts @ values, forms)
+
+
+def metrics(totals: np.ndarray, forms: dict) -> dict:
+    """Each form's metric from ``totals`` (resamples x 2 metrics: the sums of the shares, then
+    how many have a value)."""
+    k = totals.shape[1] // 2
     found = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nothing to average: NaN, as intended
@@ -133,6 +138,18 @@ def sums(counts: np.ndarray, values: np.ndarray, forms: dict) -> dict:
                 safe = np.where(denominator == 0, 1, denominator)
                 found[name] = np.where(denominator == 0, np.nan, totals[:, form[1]] / safe)
     return found
+
+
+def used(a: np.ndarray, b: np.ndarray, forms: dict):
+    """(A's, B's values for ``sums``, forms): only the share columns the forms use."""
+    columns = sorted({j for form in forms.values() for j in form[1:]})
+    renamed = {
+        name: (form[0], *(columns.index(j) for j in form[1:])) for name, form in forms.items()
+    }
+    a, b = a[:, columns], b[:, columns]
+    value_a = np.hstack([np.nan_to_num(a, nan=0.0), ~np.isnan(a)])
+    value_b = np.hstack([np.nan_to_num(b, nan=0.0), ~np.isnan(b)])
+    return value_a, value_b, renamed
 
 
 def with_forms(results_a, results_b, wanted, all_names, seed, points=None):
@@ -173,12 +190,11 @@ def mean_intervals(
         if groups is None
         else np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1]
     )
-    value_a = np.hstack([np.nan_to_num(a, nan=0.0), ~np.isnan(a)])
-    value_b = np.hstack([np.nan_to_num(b, nan=0.0), ~np.isnan(b)])
+    value_a, value_b, used_forms = used(a, b, forms)
     chunk = max(1, CELLS // (n * len(all_names)))  # the draws of the former matrices
     boot = {name: [] for name in forms}
     permuted = {name: [] for name in forms}
-    both = np.vstack([value_a, value_b])
+    k = value_a.shape[1]
     batch = chunk * max(1, CELLS // (2 * n) // chunk)  # resamples per matrix product
     for first in range(0, total, batch):
         counts, swaps = [], []
@@ -188,10 +204,12 @@ def mean_intervals(
             swaps.append((rng.random((size, cluster.max() + 1)) < 0.5)[:, cluster])
             counts += [np.bincount(d, minlength=n) for d in draws]
         counts, swap = np.array(counts, dtype=float), np.vstack(swaps).astype(float)
-        of_a, of_b = sums(counts, value_a, forms), sums(counts, value_b, forms)
-        # A's side of a permutation: A's values, B's where the pair is swapped (and B's side)
-        side_a = sums(np.hstack([1 - swap, swap]), both, forms)
-        side_b = sums(np.hstack([swap, 1 - swap]), both, forms)
+        totals = counts @ np.hstack([value_a, value_b])
+        of_a, of_b = metrics(totals[:, :k], used_forms), metrics(totals[:, k:], used_forms)
+        # A's side of a permutation: A's values, B's where the pair is swapped; B's: the rest
+        side_a = value_a.sum(axis=0) + swap @ (value_b - value_a)
+        side_b = value_a.sum(axis=0) + value_b.sum(axis=0) - side_a
+        side_a, side_b = metrics(side_a, used_forms), metrics(side_b, used_forms)
         for name in forms:
             boot[name] += list(of_b[name] - of_a[name])
             permuted[name] += list(side_b[name] - side_a[name])
