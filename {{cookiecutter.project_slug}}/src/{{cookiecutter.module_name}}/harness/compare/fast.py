@@ -49,6 +49,7 @@ def statistic(matrix: np.ndarray, name: str) -> np.ndarray:
 def nth(cumulative: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Per row, the index of the k-th (0-based) value: the first j with cumulative[j] > k
     (``k``: one column per value wanted). One binary search per row: no copy of the matrix."""
+    k = k.astype(cumulative.dtype)  # one dtype: searchsorted would copy the row to cast it
     found = np.array(
         [np.searchsorted(row, ks, side="right") for row, ks in zip(cumulative, k, strict=True)]
     )
