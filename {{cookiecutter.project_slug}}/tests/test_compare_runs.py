@@ -279,7 +279,8 @@ def test_the_vectorised_resamples_are_what_summarize_gives_on_them(changed):
     counted = fast.resampled(latency, ranked, picked, ["latency_mean", *percentiles])
     for r in range(4):
         resample = stats.summary([results_a[i] for i in picked[r]])
-        swapped = stats.summary([y if s else x for x, y, s in zip(results_a, results_b, swap[r])])
+        pairs = zip(results_a, results_b, swap[r], strict=True)
+        swapped = stats.summary([y if s else x for x, y, s in pairs])
         for name in forms:
             assert boot[name][r] == pytest.approx(resample[name], rel=1e-9, nan_ok=True), name
             assert sides[name][r] == pytest.approx(swapped[name], rel=1e-9, nan_ok=True), name
