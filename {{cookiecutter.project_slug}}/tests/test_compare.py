@@ -1,26 +1,19 @@
-"""Comparing runs: the statistics of the decision, run selection, and real runs compared.
+"""Comparing runs: the statistics of the decision (intervals, tests, rules, the vectorised
+paths against numpy and scipy) and the metrics interface (real runs: test_compare_runs.py).
 
 Kind-agnostic: it uses the metrics interface (HIGHER_IS_BETTER, ROW_HIGHER_IS_BETTER,
 summarize, row_values) and the kind's own data, params and predict.
 """
 
-import functools
-import json
 import math
-import sqlite3
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from {{ cookiecutter.module_name }} import metrics as kind
 from {{ cookiecutter.module_name }} import predict as predict_module
-from {{ cookiecutter.module_name }}.cli import app
-from {{ cookiecutter.module_name }}.harness import compare, runner
+from {{ cookiecutter.module_name }}.harness import compare
 from {{ cookiecutter.module_name }}.harness.compare import fast, means, stats
-from {{ cookiecutter.module_name }}.harness.report import write_report
-from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
-from {{ cookiecutter.module_name }}.params import grid
 
 # --- the statistics -------------------------------------------------------------------------
 
@@ -345,142 +338,3 @@ def test_every_per_datapoint_metric_has_a_direction(items, configurations):
     assert set(kind.ROW_HIGHER_IS_BETTER) == set(kind.row_values(result))
     assert all(isinstance(v, bool) for v in kind.ROW_HIGHER_IS_BETTER.values())
     assert all(isinstance(v, bool) for v in kind.HIGHER_IS_BETTER.values())
-
-
-# --- real runs --------------------------------------------------------------------------------
-
-
-def run_into(db, items, configurations, experiment, commit, **changes):
-    metadata = run_metadata(experiment, "experiment", predict_module.PREDICT_VERSION, (commit, 0))
-    options = runner.RunOptions(
-        db=db, metadata=metadata, parallelism="none", progress=False, **changes
-    )
-    return runner.run(items, configurations, options)
-
-
-@pytest.fixture
-def history(tmp_path, items, configurations):
-    """A db with runs a (computed), b (a rerun: all cache hits) and c (predict fails on every
-    datapoint, a clear-cut regression; the first configuration left out, another one added)."""
-    db = tmp_path / "bench.db"
-    runs = {
-        "a": run_into(db, items, configurations, "a", "a1" * 20),
-        "b": run_into(db, items, configurations, "b", "b2" * 20),
-    }
-    inner = predict_module.predict
-    failing = {item.input_id for item in items}
-
-    @functools.wraps(inner)
-    def predict(item, params):
-        if item.input_id in failing:
-            raise RuntimeError("injected failure")
-        return inner(item, params)
-
-    extra = next(p for p in grid() if p not in configurations)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(predict_module, "predict", predict)
-        patch.setattr(predict_module, "PREDICT_VERSION", "failing")
-        # every datapoint fails on purpose: the circuit breaker must not stop this run
-        runs["c"] = run_into(db, items, [configurations[1], extra], "c", "c3" * 20, breaker=0)
-    return db, runs, {str(i) for i in failing}, extra
-
-
-def test_a_rerun_of_cache_hits_compares_equal(history):
-    db, runs, _, _ = history
-    result = compare.compare(db, "a", "b")
-    picked = (result["a"]["track_id"], result["b"]["track_id"])
-    assert picked == (runs["a"].track_id, runs["b"].track_id)
-    assert [c["status"] for c in result["configurations"]] == ["both", "both"]
-    for config in result["configurations"]:
-        assert config["n_paired"] == config["n_a"] == config["n_b"] > 0
-        for metric in config["metrics"]:
-            assert metric["a"] == metric["b"], metric
-            assert metric["mark"] in ("unchanged", "n/a"), metric
-            if metric["a"] is not None:
-                assert (metric["ratio"], metric["change"], metric["reason"]) == (1.0, 0.0, "equal")
-    assert compare.regressions(result) == []
-
-
-def selected(db, *args, **kwargs) -> tuple[str, str]:
-    (rows_a, run_a), (rows_b, run_b) = compare.select(db, *args, **kwargs)
-    assert set(rows_a["track_id"]) == {run_a["track_id"]}
-    assert set(rows_b["track_id"]) == {run_b["track_id"]}
-    return run_a["track_id"], run_b["track_id"]
-
-
-def test_runs_are_selected_by_id_experiment_commit_or_default(history, tmp_path):
-    db, runs, _, _ = history
-    a, b, c = (runs[k].track_id for k in "abc")
-    assert selected(db) == (b, c)  # default: the last two
-    assert selected(db, a, c) == (a, c)  # run ids
-    assert selected(db, "c", "a") == (c, a)  # experiment names
-    assert selected(db, "b2b2b2", "c3c3") == (b, c)  # commit prefixes
-    assert selected(db, "a") == (a, c)  # A alone: against the latest
-    with pytest.raises(LookupError, match="no run, experiment or git commit 'nope'"):
-        selected(db, "nope", "a")
-    with pytest.raises(LookupError, match="no run"):
-        selected(db, "b2", "a")  # 2 characters: not taken as a commit prefix
-    other = tmp_path / "other.db"
-    with sqlite3.connect(db) as source, sqlite3.connect(other) as copy:
-        source.backup(copy)
-    assert selected(db, baseline_db=other) == (c, c)  # the latest run of each db
-    assert selected(db, "a", "b", baseline_db=other) == (a, b)
-
-
-def test_failures_and_configurations_in_one_run_are_listed(history):
-    db, runs, failing, extra = history
-    result = compare.compare(db, "a", "c")
-    by_status = {}
-    for config in result["configurations"]:
-        by_status.setdefault(config["status"], []).append(config)
-    assert sorted(by_status) == ["both", "only in A", "only in B"]
-    assert by_status["only in B"][0]["config_id"] == extra.config_id
-    assert {m["mark"] for m in by_status["only in A"][0]["metrics"]} == {"only in A"}
-    both = by_status["both"][0]
-    assert both["failed"] == {"a": [], "b": sorted(failing), "either": len(failing)}
-    for metric in both["metrics"]:
-        if metric["per"] == "datapoint" and metric["a"] is not None:
-            assert metric["n"] == both["n_paired"] - len(failing)  # pairs where neither failed
-    marks = {m["metric"]: m["mark"] for m in both["metrics"] if m["per"] == "config"}
-    if "error_rate" in kind.HIGHER_IS_BETTER:
-        assert marks["error_rate"] == "worse"
-        assert any(r["metric"] == "error_rate" for r in compare.regressions(result))
-    text = compare.render(result)
-    assert "only in A" in text and "only in B" in text and sorted(failing)[0] in text
-    data = json.loads(compare.to_json(result))  # strict JSON: no NaN
-    assert data["counts"]["failed_b"] == 2 * len(failing)  # both configurations of run c
-
-
-def test_the_command_gates_and_writes_json_markdown_and_png(history, tmp_path):
-    db, runs, _, _ = history
-    cli = CliRunner()
-    png = tmp_path / "ab.png"
-    same = ["compare", "a", "b", "--db", str(db), "--fail-on-regression", "--png", str(png)]
-    same = cli.invoke(app, same)
-    assert same.exit_code == 0, same.output
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    fast = ["--resamples", "200", "--no-plot"]
-    done = cli.invoke(app, ["compare", "a", "c", "--db", str(db), "--json", *fast])
-    assert done.exit_code == 0 and json.loads(done.stdout)["b"]["track_id"] == runs["c"].track_id
-    done = cli.invoke(app, ["compare", "a", "c", "--db", str(db), "--markdown", *fast])
-    assert done.exit_code == 0 and "| config_id" in done.stdout and "only in B" in done.stdout
-    if "error_rate" in kind.HIGHER_IS_BETTER:
-        gate = ["compare", "a", "c", "--db", str(db), "--no-plot", "--fail-on-regression"]
-        gate += ["--resamples", "200"]
-        assert cli.invoke(app, gate).exit_code == 1
-        assert cli.invoke(app, [*gate, "--gate", "error_*"]).exit_code == 1
-        assert cli.invoke(app, [*gate, "--gate", "no_such_metric"]).exit_code == 0
-    unknown = cli.invoke(app, ["compare", "nope", "--db", str(db), "--no-plot"])
-    assert unknown.exit_code == 2
-
-
-def test_the_report_compares_with_the_previous_run(history, tmp_path):
-    db, runs, _, _ = history
-    with sqlite3.connect(db) as connection:  # the report covers the latest run: c
-        count = connection.execute("SELECT COUNT(DISTINCT track_id) FROM predictions")
-        assert count.fetchone()[0] == 3
-    path = write_report(db, tmp_path / "reports")
-    text = path.read_text()
-    assert "## Compared with the previous run" in text
-    assert runs["b"].track_id in text.split("## Compared with the previous run")[1]
-    assert (path.parent / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -25,8 +25,9 @@ from .. import kind
 from ..tracking import is_result_column
 from . import between
 from .fast import latency_intervals
+from .load import Rows, paired_streams
 from .means import mean_intervals
-from .runs import select
+from .runs import pick
 from .stats import (
     MARKS,
     MIN_PAIRS,
@@ -144,11 +145,17 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
     """Every declared metric of one configuration, A against B (either may have no rows)."""
     by_a = results_by_id(rows_a) if len(rows_a) else {}
     by_b = results_by_id(rows_b) if len(rows_b) else {}
+    params = config_params(rows_a if len(rows_a) else rows_b)
+    return compare_results(config_id, params, by_a, by_b, options)
+
+
+def compare_results(config_id: str, params: dict, by_a: dict, by_b: dict, options) -> dict:
+    """``compare_configuration`` on each run's results (input_id -> result dict)."""
     paired = sorted(by_a.keys() & by_b.keys())
     status = "both" if paired or (by_a and by_b) else (ONLY_A if by_a else ONLY_B)
     entry = {
         "config_id": config_id,
-        "params": config_params(rows_a if len(rows_a) else rows_b),
+        "params": params,
         "status": status,
         "n_a": len(by_a),
         "n_b": len(by_b),
@@ -180,9 +187,10 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
         and summary_a[name] != summary_b[name]
     ]
     seed = [options.seed, zlib.crc32(" ".join(changed).encode())]
-    intervals = latency_intervals(results_a, results_b, changed, options, seed, groups)
+    points = (summary_a, summary_b)  # summarize once per run: each call reads every row
+    intervals = latency_intervals(results_a, results_b, changed, options, seed, groups, points)
     others = [name for name in changed if name not in intervals]
-    intervals.update(mean_intervals(results_a, results_b, others, options, seed, groups))
+    intervals.update(mean_intervals(results_a, results_b, others, options, seed, groups, points))
     rest = [name for name in changed if name not in intervals]  # through the kind's summarize
     if rest:
         intervals.update(resample_summaries(results_a, results_b, rest, options, seed, groups))
@@ -240,8 +248,8 @@ def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> d
 def compare_rows(
     rows_a, run_a: dict, rows_b, run_b: dict, options: Options | None = None, sides=None
 ) -> dict:
-    """The comparison of two runs' prediction rows, as a JSON-ready dict (``sides``: each
-    side's replicate runs, between.py; None: each run alone)."""
+    """The comparison of two runs' prediction rows (DataFrames), as a JSON-ready dict
+    (``sides``: each side's replicate runs, between.py; None: each run alone)."""
     options = options or Options()
     config_ids = sorted(set(rows_a["config_id"]) | set(rows_b["config_id"]))
     configurations = [
@@ -255,7 +263,32 @@ def compare_rows(
             config_ids, desc="compare", unit="configuration", disable=not sys.stderr.isatty()
         )
     ]
-    between.apply(configurations, sides, options.confidence)  # MEASUREMENTS: between runs
+    return comparison(configurations, run_a, run_b, options, sides)
+
+
+def compare_runs(
+    rows_a: Rows, run_a: dict, rows_b: Rows, run_b: dict, options=None, sides=None
+) -> dict:
+    """``compare_rows`` of two runs read from their db one configuration at a time (SQL)."""
+    options = options or Options()
+    configurations = [
+        compare_results(config_id, params, by_a, by_b, options)
+        for config_id, params, by_a, by_b in tqdm(
+            paired_streams(rows_a, rows_b),
+            desc="compare",
+            unit="configuration",
+            disable=not sys.stderr.isatty(),
+        )
+    ]
+    return comparison(configurations, run_a, run_b, options, sides)
+
+
+def comparison(
+    configurations: list[dict], run_a: dict, run_b: dict, options: Options, sides=None
+) -> dict:
+    """Holm's correction and the marks over every configuration's metrics, in order, counted
+    (MEASUREMENTS judged between the replicate runs of ``sides`` first, between.py)."""
+    between.apply(configurations, sides, options.confidence)
     mark_all(configurations, list(options.gate))
     order = {"both": 0, ONLY_A: 1, ONLY_B: 2}
     configurations.sort(key=lambda c: (order[c["status"]], label(c)))
@@ -286,9 +319,11 @@ def compare(
     engine: str = "sqlite",
     options: Options | None = None,
 ) -> dict:
-    (rows_a, run_a), (rows_b, run_b) = select(db, a, b, baseline_db, engine)
+    """Two runs of the db(s) compared (see ``runs.pick`` for A and B)."""
+    run_a, run_b = pick(db, a, b, baseline_db)
+    rows_a, rows_b = Rows(Path(run_a["db"]), run_a["track_id"]), Rows(db, run_b["track_id"])
     sides = between.sides(db, run_a, run_b, baseline_db)  # each side's replicates, if any
-    return compare_rows(rows_a, run_a, rows_b, run_b, options, sides)
+    return compare_runs(rows_a, run_a, rows_b, run_b, options, sides)
 
 
 DEFAULT_GATE = ("primary", "error_rate")  # what --fail-on-regression checks without --gate

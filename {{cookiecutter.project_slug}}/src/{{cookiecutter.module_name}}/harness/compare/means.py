@@ -22,12 +22,39 @@ import numpy as np
 from .stats import Interval, Options, cluster_draws, normal_p, quantiles, summary
 
 CELLS = 2_000_000  # resamples x datapoints x metrics per matrix: bounded memory
+CHECKED = 2_000  # datapoints of the resamples on which find_forms checks a form
+MASKED = 32  # a column with more distinct values than this is masked in ``masked_shares``
 
 
 def shares(results: list[dict], names: list[str]) -> np.ndarray:
     """datapoints x ``names``: summarize of each datapoint alone, NaN where undefined."""
     singles = [summary([r]) for r in results]
     return np.array([[np.nan if s.get(m) is None else float(s[m]) for m in names] for s in singles])
+
+
+def masked_shares(results: list[dict], names: list[str]) -> np.ndarray:
+    """``shares``, with one summarize call per distinct row once the columns with more than
+    MASKED distinct values (ids, latencies, free text) are set to one value of the same kind
+    (None, false or true): accuracy reads no latency. ``find_forms`` checks each form against
+    summarize on the real rows, so a metric that reads a masked column finds no form here (it
+    is tried again with ``shares``)."""
+    columns = sorted({c for r in results for c in r})
+    distinct = {c: {repr(r.get(c)) for r in results[: MASKED * 4]} for c in columns}
+    masked = {c for c in columns if len(distinct[c]) > MASKED}
+    stand_ins, singles = {}, {}
+
+    def stand_in(column, value):
+        kind = None if value is None else bool(value)
+        return stand_ins.setdefault((column, kind), value)
+
+    found = []
+    for r in results:
+        key = tuple(stand_in(c, r.get(c)) if c in masked else r.get(c) for c in columns)
+        if key not in singles:
+            single = summary([dict(zip(columns, key, strict=True))])
+            singles[key] = [np.nan if single.get(m) is None else float(single[m]) for m in names]
+        found.append(singles[key])
+    return np.array(found, dtype=float).reshape(len(results), len(names))
 
 
 def reduce(values: np.ndarray, form: tuple) -> np.ndarray:
@@ -59,19 +86,21 @@ def forms_of(name: str, all_names: list[str]) -> list[tuple]:
     ]
 
 
-def find_forms(sides, names, all_names, seed) -> dict[str, tuple]:
+def find_forms(sides, names, all_names, seed, points=None) -> dict[str, tuple]:
     """Metric -> the form that gives what summarize gave, for each metric of ``names`` that has
-    one (checked on both runs and on two bootstrap resamples of each). ``sides``: (results,
-    shares) of each run."""
+    one (checked on both runs and on two bootstrap resamples of each, of at most CHECKED
+    datapoints: a form holds on any set of datapoints). ``sides``: (results, shares) of each
+    run; ``points``: summarize of each run, when already computed."""
     rng = np.random.default_rng([*np.atleast_1d(seed), 7])
     checks = []
-    for results, values in sides:
-        points = [summary(results)]
+    for number, (results, values) in enumerate(sides):
+        points_here = [points[number] if points else summary(results)]
         picks = [np.arange(len(results))]
-        for picked in rng.integers(0, len(results), size=(2, len(results))):
-            points.append(summary([results[i] for i in picked]))
+        size = min(len(results), CHECKED)
+        for picked in rng.integers(0, len(results), size=(2, size)):
+            points_here.append(summary([results[i] for i in picked]))
             picks.append(picked)
-        checks.append((values, points, picks))
+        checks.append((values, points_here, picks))
     found = {}
     for name in names:
         for form in forms_of(name, all_names):
@@ -85,17 +114,73 @@ def find_forms(sides, names, all_names, seed) -> dict[str, tuple]:
     return found
 
 
+def sums(counts: np.ndarray, values: np.ndarray, forms: dict) -> dict:
+    """Each form's metric on each resample: ``counts`` (resamples x datapoints: how often each
+    datapoint is in it, or its share of it) times ``values`` (datapoints x 2 metrics: each
+    share with NaN as 0, then whether it has a value), as one matrix product."""
+    return metrics(counts @ values, forms)
+
+
+def metrics(totals: np.ndarray, forms: dict) -> dict:
+    """Each form's metric from ``totals`` (resamples x 2 metrics: the sums of the shares, then
+    how many have a value)."""
+    k = totals.shape[1] // 2
+    found = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nothing to average: NaN, as intended
+        for name, form in forms.items():
+            if form[0] == "mean":
+                found[name] = totals[:, form[1]] / totals[:, k + form[1]]
+            elif form[0] == "sum":
+                found[name] = totals[:, form[1]]
+            else:
+                denominator = totals[:, form[2]]
+                safe = np.where(denominator == 0, 1, denominator)
+                found[name] = np.where(denominator == 0, np.nan, totals[:, form[1]] / safe)
+    return found
+
+
+def used(a: np.ndarray, b: np.ndarray, forms: dict):
+    """(A's, B's values for ``sums``, forms): only the share columns the forms use."""
+    columns = sorted({j for form in forms.values() for j in form[1:]})
+    renamed = {
+        name: (form[0], *(columns.index(j) for j in form[1:])) for name, form in forms.items()
+    }
+    a, b = a[:, columns], b[:, columns]
+    value_a = np.hstack([np.nan_to_num(a, nan=0.0), ~np.isnan(a)])
+    value_b = np.hstack([np.nan_to_num(b, nan=0.0), ~np.isnan(b)])
+    return value_a, value_b, renamed
+
+
+def with_forms(results_a, results_b, wanted, all_names, seed, points=None):
+    """(shares of A, of B, forms): from ``masked_shares`` when every wanted metric finds its
+    form there, else from ``shares`` (one summarize call per datapoint)."""
+    for make in (masked_shares, shares):
+        a, b = make(results_a, all_names), make(results_b, all_names)
+        forms = find_forms([(results_a, a), (results_b, b)], wanted, all_names, seed, points)
+        if len(forms) == len(wanted):
+            break
+    return a, b, forms
+
+
 def mean_intervals(
-    results_a: list[dict], results_b: list[dict], names: list[str], options: Options, seed, groups
+    results_a: list[dict],
+    results_b: list[dict],
+    names: list[str],
+    options: Options,
+    seed,
+    groups,
+    points: tuple | None = None,
 ) -> dict[str, Interval]:
     """Intervals of the metrics of ``names`` that are means, sums or ratios of per-datapoint
-    shares (see the module's docstring); the others are left out of the answer."""
+    shares (see the module's docstring); the others are left out of the answer. ``points``:
+    summarize of each run, when already computed."""
     if not names or not results_a:
         return {}
-    all_names = [m for m in summary(results_a) if m in summary(results_b)]
-    a, b = shares(results_a, all_names), shares(results_b, all_names)
+    point_a, point_b = points or (summary(results_a), summary(results_b))
+    all_names = [m for m in point_a if m in point_b]
     wanted = [n for n in names if n in all_names]
-    forms = find_forms([(results_a, a), (results_b, b)], wanted, all_names, seed)
+    a, b, forms = with_forms(results_a, results_b, wanted, all_names, seed, (point_a, point_b))
     if not forms:
         return {}
     n, total = len(results_a), options.resamples
@@ -105,22 +190,29 @@ def mean_intervals(
         if groups is None
         else np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1]
     )
-    chunk = max(1, CELLS // (n * len(all_names)))
+    value_a, value_b, used_forms = used(a, b, forms)
+    chunk = max(1, CELLS // (n * len(all_names)))  # the draws of the former matrices
     boot = {name: [] for name in forms}
     permuted = {name: [] for name in forms}
-    for start in range(0, total, chunk):
-        size = min(chunk, total - start)
-        draws = cluster_draws(rng, n, groups, size)  # clusters: resamples of unequal sizes
-        swap = (rng.random((size, cluster.max() + 1)) < 0.5)[:, cluster][:, :, None]
-        swapped_a, swapped_b = np.where(swap, b, a), np.where(swap, a, b)
-        for name, form in forms.items():
-            if groups is None:
-                picked = np.array(draws)
-                boot[name] += list(reduce(b[picked], form) - reduce(a[picked], form))
-            else:
-                boot[name] += [float(reduce(b[d], form) - reduce(a[d], form)) for d in draws]
-            permuted[name] += list(reduce(swapped_b, form) - reduce(swapped_a, form))
-    point_a, point_b = summary(results_a), summary(results_b)
+    k = value_a.shape[1]
+    batch = chunk * max(1, CELLS // (2 * n) // chunk)  # resamples per matrix product
+    for first in range(0, total, batch):
+        counts, swaps = [], []
+        for start in range(first, min(first + batch, total), chunk):
+            size = min(chunk, total - start)
+            draws = cluster_draws(rng, n, groups, size)  # clusters: resamples of unequal sizes
+            swaps.append((rng.random((size, cluster.max() + 1)) < 0.5)[:, cluster])
+            counts += [np.bincount(d, minlength=n) for d in draws]
+        counts, swap = np.array(counts, dtype=float), np.vstack(swaps).astype(float)
+        totals = counts @ np.hstack([value_a, value_b])
+        of_a, of_b = metrics(totals[:, :k], used_forms), metrics(totals[:, k:], used_forms)
+        # A's side of a permutation: A's values, B's where the pair is swapped; B's: the rest
+        side_a = value_a.sum(axis=0) + swap @ (value_b - value_a)
+        side_b = value_a.sum(axis=0) + value_b.sum(axis=0) - side_a
+        side_a, side_b = metrics(side_a, used_forms), metrics(side_b, used_forms)
+        for name in forms:
+            boot[name] += list(of_b[name] - of_a[name])
+            permuted[name] += list(side_b[name] - side_a[name])
     found = {}
     for name in forms:
         observed = point_b[name] - point_a[name]

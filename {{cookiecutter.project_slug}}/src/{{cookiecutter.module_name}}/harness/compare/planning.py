@@ -20,8 +20,7 @@ import textwrap
 import numpy as np
 
 from .. import kind
-from .core import results_by_id
-from .ranking import one_run
+from .ranking import run_results
 from .stats import Options, resample_summaries, summary, z_of
 
 
@@ -41,9 +40,9 @@ def plan(
     engine: str = "sqlite",
 ) -> dict:
     """The datapoints needed, from each configuration's spread against the best one."""
-    rows, run = one_run(db, selector, engine)
+    run, found = run_results(db, selector)
     higher = kind.HIGHER_IS_BETTER[kind.PRIMARY]
-    configs = {c: results_by_id(g) for c, g in rows.groupby("config_id", sort=True)}
+    configs = {config_id: by_id for config_id, _, by_id in found}
     values = {c: summary(list(r.values())).get(kind.PRIMARY) for c, r in configs.items()}
     valued = sorted((c for c in values if values[c] is not None), key=lambda c: values[c])
     if not valued:

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import kind
-from ..tracking import PREDICTIONS, read_table
+from ..tracking import PREDICTIONS, read_table, table_exists
 from .core import config_params, results_by_id
-from .runs import resolve, runs
+from .load import Rows, run_list
+from .runs import RUN_COLUMNS, resolve, runs
 from .stats import (
     CONFIDENCE,
     Options,
@@ -74,19 +75,28 @@ def intervals(results: list[dict], confidence: float = CONFIDENCE, seed: int = 0
 
 
 def rank_rows(rows, run: dict | None = None, options: Options | None = None) -> dict:
-    """The ranking of one run's configurations on the primary metric, JSON-ready."""
+    """The ranking of one run's configurations on the primary metric (rows: a DataFrame),
+    JSON-ready."""
+    found = [
+        (config_id, config_params(group), results_by_id(group))
+        for config_id, group in rows.groupby("config_id", sort=True)
+    ]
+    return rank_results(found, run, options)
+
+
+def rank_results(found, run: dict | None = None, options: Options | None = None) -> dict:
+    """``rank_rows`` of (config_id, params, input_id -> result) per configuration."""
     options = options or Options()
     higher = kind.HIGHER_IS_BETTER[kind.PRIMARY]
     configurations = []
-    for config_id, group in rows.groupby("config_id", sort=True):
-        by_id = results_by_id(group)
+    for config_id, params, by_id in found:
         results = list(by_id.values())
         point = summary(results)
         value = known(point.get(kind.PRIMARY))
         configurations.append(
             {
                 "config_id": config_id,
-                "params": config_params(group),
+                "params": params,
                 "n": len(results),
                 "value": plain(value),
                 "values": {name: plain(point.get(name)) for name in kind.HIGHER_IS_BETTER},
@@ -129,8 +139,25 @@ def rank_rows(rows, run: dict | None = None, options: Options | None = None) -> 
 
 
 def rank(db: Path, selector: str | None = None, engine: str = "sqlite", options=None) -> dict:
-    rows, run = one_run(db, selector, engine)
-    return rank_rows(rows, run, options)
+    """``rank_rows`` of one run of ``db`` (``selector``, or the latest), read in SQL: the runs
+    from one GROUP BY, then the run's rows one configuration at a time (``load.Rows``)."""
+    run, configurations = run_results(db, selector)
+    return rank_results(configurations, run, options)
+
+
+def run_results(db: Path, selector: str | None = None):
+    """(run, its (config_id, params, input_id -> result) one configuration at a time) of one
+    run of ``db`` (``selector`` or the latest), read in SQL (``one_run`` reads the table)."""
+    if not table_exists(db, PREDICTIONS):
+        raise LookupError(f"{db} has no predictions table: run the benchmark first")
+    found = run_list(db, RUN_COLUMNS)
+    run = resolve(found, selector) if selector else found[-1]
+    rows = Rows(db, run["track_id"])
+    configurations = (
+        (config_id, params, rows.checked(config_id, by_id))
+        for config_id, params, by_id in rows.stream()
+    )
+    return run, configurations
 
 
 def rank_table(ranking: dict) -> list[dict]:

@@ -7,8 +7,9 @@ not named, the last two experiment runs of the db (or the latest run of each db)
 from pathlib import Path
 
 from ..level_checks import measured  # rows of interrupted load levels are not measurements
-from ..tracking import PREDICTIONS, read_table
+from ..tracking import PREDICTIONS, read_table, table_exists
 from . import between
+from .load import run_list
 from .stats import plain
 
 RUN_COLUMNS = ("experiment", "phase", "git_commit", "git_dirty", "forced", "predict_version")
@@ -96,7 +97,8 @@ def select(
     baseline_db: Path | None = None,
     engine: str = "sqlite",
 ):
-    """((rows A, run A), (rows B, run B)) read from the db(s); LookupError if a run is missing.
+    """((rows A, run A), (rows B, run B)) read from the db(s) as DataFrames of the whole table
+    (the report's way; ``pick`` finds the same runs in SQL); LookupError if a run is missing.
 
     B is looked up in ``db``, A in ``baseline_db`` if given (a stored baseline), else in ``db``.
     Unnamed runs default as in ``default_runs``; A alone compares A with the latest run.
@@ -110,7 +112,25 @@ def select(
         predictions_a = read_table(baseline_db, PREDICTIONS, engine)
         if predictions_a is None:
             raise LookupError(f"{baseline_db} has no predictions table")
-    runs_a, runs_b = runs(predictions_a), runs(predictions_b)
+    run_a, run_b = choose(runs(predictions_a), runs(predictions_b), a, b, db, baseline_db)
+    rows_a = measured(predictions_a[predictions_a["track_id"] == run_a["track_id"]])
+    rows_b = measured(predictions_b[predictions_b["track_id"] == run_b["track_id"]])
+    return (rows_a, run_a), (rows_b, run_b)
+
+
+def pick(db: Path, a: str | None = None, b: str | None = None, baseline_db: Path | None = None):
+    """(run A, run B) as ``select`` picks them, from one GROUP BY per db (no rows read)."""
+    if not table_exists(db, PREDICTIONS):
+        raise LookupError(f"{db} has no predictions table: run the benchmark first")
+    if baseline_db is not None and not table_exists(baseline_db, PREDICTIONS):
+        raise LookupError(f"{baseline_db} has no predictions table")
+    runs_b = run_list(db, RUN_COLUMNS)
+    runs_a = runs_b if baseline_db is None else run_list(baseline_db, RUN_COLUMNS)
+    return choose(runs_a, runs_b, a, b, db, baseline_db)
+
+
+def choose(runs_a: list[dict], runs_b: list[dict], a, b, db, baseline_db) -> tuple[dict, dict]:
+    """The runs selectors ``a`` and ``b`` name (see ``select``), with where they were found."""
     default_a, default_b = (None, None)
     if a is None or b is None:
         if a is not None:
@@ -123,9 +143,7 @@ def select(
     run_b = resolve(runs_b, b) if b is not None else default_b
     run_a = {**run_a, "selector": a or "default", "db": str(baseline_db or db)}
     run_b = {**run_b, "selector": b or "default", "db": str(db)}
-    rows_a = measured(predictions_a[predictions_a["track_id"] == run_a["track_id"]])
-    rows_b = measured(predictions_b[predictions_b["track_id"] == run_b["track_id"]])
-    return (rows_a, run_a), (rows_b, run_b)
+    return run_a, run_b
 
 
 def previous_run(predictions, track_id: str) -> dict | None:

@@ -158,7 +158,8 @@ def paired_bootstrap(
     boot = []
     for start in range(0, resamples, chunk):
         picked = rng.integers(0, sums.size, size=(min(chunk, resamples - start), sums.size))
-        boot.append(sums[picked].sum(axis=1) / counts[picked].sum(axis=1))
+        sizes = d.size if groups is None else counts[picked].sum(axis=1)  # no clusters: n
+        boot.append(sums[picked].sum(axis=1) / sizes)
     low, high = quantiles(np.concatenate(boot), confidence)
     if np.all(d == d[0]):  # no spread: the interval is the value (no rounding noise)
         low = high = mean
