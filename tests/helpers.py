@@ -154,12 +154,14 @@ def expected_files(context: dict) -> set[str]:
                 "pools",
                 "recorder",
                 "report",
+                "report_data",
                 "report_stats",
                 "run_checks",
                 "run_view",
                 "runner",
                 "schema",
                 "shared_metrics",
+                "sql",
                 "tracking",
                 "validation",
                 "values",
@@ -169,6 +171,7 @@ def expected_files(context: dict) -> set[str]:
             f"tests/{name}.py"
             for name in (
                 "conftest",
+                "test_analysis_sql",
                 "test_breaker",
                 "test_compare",
                 "test_faults",
