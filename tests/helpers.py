@@ -151,6 +151,7 @@ def expected_files(context: dict) -> set[str]:
                 "jsonl",
                 "keepalive",
                 "kind",
+                "lineage",
                 "pools",
                 "recorder",
                 "report",

@@ -14,6 +14,7 @@ from {{ cookiecutter.module_name }}.harness import cache_report, integrity, repo
 from {{ cookiecutter.module_name }}.harness import validation as v
 from {{ cookiecutter.module_name }}.harness.compare.runs import runs as pandas_runs
 from {{ cookiecutter.module_name }}.harness.identity import result_digest
+from {{ cookiecutter.module_name }}.harness.lineage import check_edited, check_lineage, digests
 from {{ cookiecutter.module_name }}.harness.tracking import (
     is_result_column,
     read_table,
@@ -99,16 +100,16 @@ def test_row_checks_equal_pandas(db, frame):
         records = rows[results].astype(object).to_dict("records")
         expected = [{k: x for k, x in r.items() if plain(x) is not None} for r in records]
         assert integrity.configuration_results(found, latest, config_id) == expected
-    digest = integrity.digests(results)
+    digest = digests(results)
     with closing(sqlite3.connect(db)) as connection:
         stored = connection.execute(f"SELECT {', '.join(results)} FROM predictions").fetchall()
     assert [digest(values) for values in stored] == [
         result_digest(dict(zip(results, values, strict=True))) for values in stored
     ]
-    edited = integrity.check_edited(found, [latest])  # the three failures changed their rows
+    edited = check_edited(found, [latest])  # the three failures changed their rows
     assert edited.status == v.FAIL and edited.details["rows"] == 3
-    lineage = {f.check: f for f in integrity.check_lineage(found, [latest])}
-    assert lineage["lineage"].details["rows"] == 3  # the failed hits no longer equal their source
+    hits = {f.check: f for f in check_lineage(found, [latest])}
+    assert hits["lineage"].details["rows"] == 3  # the failed hits no longer equal their source
 
 
 def test_cache_analysis_equals_pandas(db, frame):
