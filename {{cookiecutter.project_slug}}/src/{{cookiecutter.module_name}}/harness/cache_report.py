@@ -3,44 +3,62 @@
 Reads only the db, so it works on any run's db, including one written by plain xetrack.
 """
 
+from contextlib import closing
 from pathlib import Path
 
 from tabulate import tabulate
 
-from .tracking import PREDICTIONS, read_table
+from . import sql
+from .tracking import PREDICTIONS, require_engine, table_exists
 
 
 def analyze(db: Path, table: str = PREDICTIONS, engine: str = "sqlite") -> dict:
-    frame = read_table(db, table, engine)
-    if frame is None:
+    """Counts of the whole table and per parameter combination, as SQL aggregates."""
+    if not table_exists(db, table):
         return {"error": f"{db} has no table {table!r}"}
-    params = sorted(c for c in frame.columns if c.startswith("params_"))
-    has_cache = "cache" in frame.columns
-    frame = frame.assign(hit=frame["cache"].fillna("") != "" if has_cache else False)
-    total, hits = len(frame), int(frame["hit"].sum())
+    require_engine(engine)  # the same refusal as the run's, though SQLite reads the file
+    with closing(sql.connect(db)) as connection:
+        return counts(connection, db, table)
+
+
+def counts(connection, db: Path, table: str) -> dict:
+    names = sql.columns(connection, table)
+    params = sql.params_columns(names)
+    has_cache = "cache" in names
+    hit = sql.text_set("cache") if has_cache else "0"
+    runs = "COUNT(DISTINCT track_id)" if "track_id" in names else "1"
+    any_null = " OR ".join(f"{sql.quote(c)} IS NULL" for c in params) or "0"
+    total, hits, runs, null_rows = connection.execute(
+        f"SELECT COUNT(*), COALESCE(SUM({hit}), 0), {runs}, COALESCE(SUM({any_null}), 0) "
+        f"FROM {sql.quote(table)}"
+    ).fetchone()
     per_config = []
     if params and total:
-        grouped = frame.groupby(params, dropna=False)["hit"].agg(["size", "sum"])
-        for values, row in grouped.iterrows():
-            values = values if isinstance(values, tuple) else (values,)
+        group = ", ".join(map(sql.quote, params))
+        order = ", ".join(f"{sql.quote(c)} IS NULL, {sql.quote(c)}" for c in params)
+        cursor = connection.execute(  # sorted, NULLs last
+            f"SELECT {group}, COUNT(*), SUM({hit}) FROM {sql.quote(table)} "
+            f"GROUP BY {group} ORDER BY {order}"
+        )
+        for *values, size, hit_count in cursor:
             per_config.append(
                 {
                     **dict(zip(params, values, strict=True)),
-                    "executions": int(row["size"]),
-                    "hits": int(row["sum"]),
-                    "hit_rate": row["sum"] / row["size"],
+                    "executions": size,
+                    "hits": hit_count,
+                    "hit_rate": hit_count / size,
                 }
             )
     return {
         "db": str(db),
         "table": table,
         "has_cache_column": has_cache,
-        "runs": int(frame["track_id"].nunique()) if "track_id" in frame.columns else 1,
+        "runs": runs,
         "total": total,
         "hits": hits,
         "misses": total - hits,
         "unique_params": len(per_config) if params else 0,
-        "null_params_rows": int(frame[params].isna().any(axis=1).sum()) if params else 0,
+        "null_params_rows": null_rows if params else 0,
         "per_config": per_config,
     }
 

@@ -1,123 +1,51 @@
 """validate's row-level checks: is each row what the run wrote, and does it add up?
 
-The latest run by default, every run with ``--all-runs``. Rows are read with sqlite3 as SQLite
-stores them (no DataFrame conversion), so digests computed at insert time can be rechecked.
+The latest run by default, every run with ``--all-runs``. Counts and groups are SQL; rows whose
+digest must be recomputed are streamed from sqlite3 as SQLite stores them (no DataFrame
+conversion, one row or one configuration at a time), so memory stays flat with the db's size.
+``table`` is validation's Table: connection, name, columns, ``has``.
 """
 
 import ast
 import math
-import sqlite3
 import types
 import typing
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import fields
-from pathlib import Path
 
+from . import sql
 from .findings import FAIL, OK, SKIP, Finding
-from .identity import NEUTRAL, result_digest, type_hints
+from .identity import NEUTRAL, type_hints
 from .kind import HIGHER_IS_BETTER, Params, summarize
-from .tracking import METRICS, is_result_column, table_exists
+from .lineage import NAMING, check_edited, check_lineage, in_scope, named, result_columns, selected
+from .tracking import METRICS
 
-EXAMPLES = 5  # rows named in a finding's message
 
-
-def read_rows(db: Path, table: str) -> list[dict]:
-    if not table_exists(db, table):
+def read_rows(connection, table: str) -> list[dict]:
+    """A small table's rows (the metrics), oldest first; [] when it does not exist."""
+    if not sql.columns(connection, table):
         return []
-    with sqlite3.connect(db) as connection:
-        cursor = connection.execute(f'SELECT * FROM "{table}" ORDER BY timestamp')
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, values, strict=True)) for values in cursor]
+    cursor = connection.execute(f"SELECT * FROM {sql.quote(table)} ORDER BY timestamp")
+    return list(sql.dicts(cursor))
 
 
-def result_of(row: dict) -> dict:
-    """predict's result as the row holds it (NULLs left out)."""
-    return {k: v for k, v in row.items() if is_result_column(k) and v is not None}
-
-
-def runs_in_scope(rows: list[dict], all_runs: bool) -> list[str]:
-    """Track ids to check: the latest run, or every run in order."""
-    order = list(dict.fromkeys(row["track_id"] for row in rows))
+def runs_in_scope(table, all_runs: bool) -> list[str]:
+    """Track ids to check: the latest run (the last to start), or every run in order."""
+    order = sql.runs_by_start(table.connection, table.name)
     return order if all_runs else order[-1:]
 
 
-def named(rows: list[dict]) -> str:
-    """A few rows, by run, input and configuration, for a finding's message."""
-    shown = [
-        f"run {r.get('track_id')} input {r.get('input_id')} config {r.get('config_id')}"
-        for r in rows[:EXAMPLES]
-    ]
-    more = f" and {len(rows) - EXAMPLES} more" if len(rows) > EXAMPLES else ""
-    return "; ".join(shown) + more
-
-
-def check_lineage(rows: list[dict], scope: set[str]) -> list[Finding]:
-    """A cache-hit row must equal the row of the run it claims to reuse, and that run exist."""
-    if not {"cache", "cache_key"} <= set(rows[0]):
-        return [Finding("lineage", SKIP, "no cache/cache_key columns")]
-    runs = {row["track_id"] for row in rows}
-    sources = {(row["track_id"], row["cache_key"]): row for row in rows if not row["cache"]}
-    hits = [r for r in rows if r["track_id"] in scope and r["cache"]]
-    orphans = [r for r in hits if r["cache"] not in runs]
-    differing = [
-        r
-        for r in hits
-        if r["cache"] in runs
-        and result_digest(result_of(r))
-        != result_digest(result_of(sources.get((r["cache"], r["cache_key"]), {})))
-    ]
-    findings = []
-    if orphans:
-        findings.append(
-            Finding(
-                "hit_source",
-                FAIL,
-                f"{len(orphans)} cache-hit rows name a run that is not in the db: {named(orphans)}",
-                "Their results cannot be traced to a computation (rows deleted, or a cache "
-                "from another db). Delete these rows and clear the cache (make cache-clear), "
-                "then run again.",
-                {"rows": len(orphans)},
-            )
-        )
-    if differing:
-        findings.append(
-            Finding(
-                "lineage",
-                FAIL,
-                f"{len(differing)} cache-hit rows differ from (or lack) the computed row they "
-                f"reuse: {named(differing)}",
-                "A row or the cache was changed after the fact. Clear the cache "
-                "(make cache-clear) and run again, or bump PREDICT_VERSION.",
-                {"rows": len(differing)},
-            )
-        )
-    checked = f"{len(hits)} cache-hit rows match the rows they reuse"
-    return findings or [Finding("lineage", OK, checked)]
-
-
-def check_edited(rows: list[dict], scope: set[str]) -> Finding:
-    """Each row's result still has the digest written with it."""
-    if "row_digest" not in rows[0]:
-        return Finding("edited_rows", SKIP, "no row_digest column (rows written before it)")
-    checked = [r for r in rows if r["track_id"] in scope and r["row_digest"]]
-    edited = [r for r in checked if result_digest(result_of(r)) != r["row_digest"]]
-    if not edited:
-        return Finding("edited_rows", OK, f"{len(checked)} rows as written")
-    return Finding(
-        "edited_rows",
-        FAIL,
-        f"{len(edited)} rows were changed after they were written: {named(edited)}",
-        "Results must come from predict. Delete these rows (and make cache-clear) and run "
-        "again; to change a result, change predict and bump PREDICT_VERSION.",
-        {"rows": len(edited)},
-    )
-
-
-def check_phases(rows: list[dict]) -> Finding:
+def check_phases(table) -> Finding:
     """The results db holds experiment runs only; dev and scratch runs go to dev.db."""
-    if "phase" not in rows[0]:
+    if not table.has("phase"):
         return Finding("phases", SKIP, "no phase column")
-    phases = Counter(row["phase"] for row in rows)
+    phases = Counter(
+        dict(
+            table.connection.execute(
+                f"SELECT phase, COUNT(*) FROM {table.quoted} GROUP BY phase ORDER BY MIN(timestamp)"
+            ).fetchall()
+        )
+    )
     others = {phase: n for phase, n in phases.items() if phase != "experiment"}
     if not others or "experiment" not in phases:
         return Finding("phases", OK, f"one kind of run: {', '.join(map(str, phases))}")
@@ -132,12 +60,23 @@ def check_phases(rows: list[dict]) -> Finding:
     )
 
 
-def check_completeness(rows: list[dict], metrics: list[dict], scope: list[str]) -> Finding:
+def row_counts(table, scope: list[str]) -> Counter:
+    """Rows per (run, configuration) of the runs in ``scope``."""
+    where, args = in_scope(scope)
+    config = "config_id" if table.has("config_id") else "NULL"
+    cursor = table.connection.execute(
+        f"SELECT track_id, {config}, COUNT(*) FROM {table.quoted} WHERE {where} "
+        f"GROUP BY track_id, {config}",
+        args,
+    )
+    return Counter({(track_id, config_id): n for track_id, config_id, n in cursor})
+
+
+def check_completeness(counts: Counter, metrics: list[dict], scope: list[str]) -> Finding:
     """Each run has a row for every datapoint of the grid it was given (metrics' n_planned)."""
     planned = [m for m in metrics if m.get("track_id") in scope and m.get("n_planned")]
     if not planned:
         return Finding("completeness", SKIP, "no n_planned in the metrics of the runs checked")
-    counts = Counter((r["track_id"], r.get("config_id")) for r in rows)
     short = {
         (m["track_id"], m["config_id"]): m["n_planned"] - counts[m["track_id"], m["config_id"]]
         for m in planned
@@ -156,20 +95,33 @@ def check_completeness(rows: list[dict], metrics: list[dict], scope: list[str]) 
     )
 
 
-def check_metrics_agree(rows: list[dict], metrics: list[dict], scope: list[str]) -> Finding:
-    """Each metrics row equals summarize() over its run's rows of that configuration."""
-    results = defaultdict(list)
-    for row in rows:
-        if row["track_id"] in scope:
-            results[row["track_id"], row.get("config_id")].append(result_of(row))
+def configuration_results(table, track_id: str, config_id) -> list[dict]:
+    """One run's results of one configuration, oldest first (what its metrics row summarized)."""
+    results = result_columns(table)
+    config = "config_id IS ?" if table.has("config_id") else "? IS NULL"
+    cursor = table.connection.execute(
+        f"SELECT {', '.join(map(sql.quote, results)) or 'NULL'} FROM {table.quoted} "
+        f"WHERE track_id = ? AND {config} ORDER BY timestamp",
+        (track_id, config_id),
+    )
+    return [
+        {k: v for k, v in zip(results, values, strict=False) if v is not None} for values in cursor
+    ]
+
+
+def check_metrics_agree(table, counts: Counter, metrics: list[dict]) -> Finding:
+    """Each metrics row equals summarize() over its run's rows of that configuration (one
+    configuration in memory at a time)."""
     wrong = []
     checked = 0
+    expected, expected_key = {}, None
     for m in metrics:
         key = (m.get("track_id"), m.get("config_id"))
-        if key not in results:
+        if not counts.get(key):
             continue
         checked += 1
-        expected = summarize(results[key])
+        if key != expected_key:
+            expected, expected_key = summarize(configuration_results(table, *key)), key
         differ = [k for k in (*HIGHER_IS_BETTER, "n") if k in m and not same(m[k], expected.get(k))]
         if differ:
             wrong.append(f"run {key[0]} config {key[1]}: {', '.join(differ)}")
@@ -228,17 +180,21 @@ def from_column(value, annotation):
     raise TypeError(f"cannot read {annotation} back from a column")
 
 
-def check_config_ids(rows: list[dict], scope: set[str]) -> Finding:
+def check_config_ids(table, scope: list[str]) -> Finding:
     """Each row's config_id is the id of the Params its params columns describe."""
-    if "config_id" not in rows[0]:
+    if not table.has("config_id"):
         return Finding("config_ids", SKIP, "no config_id column")
-    columns = sorted(c for c in rows[0] if c.startswith("params_"))
-    distinct = {}
-    for row in rows:
-        if row["track_id"] in scope:
-            distinct.setdefault((row["config_id"], *(row[c] for c in columns)), row)
+    columns = sql.params_columns(table.columns)
+    group = ", ".join(map(sql.quote, ["config_id", *columns]))
+    where, args = in_scope(scope)
+    cursor = table.connection.execute(  # each distinct configuration's first row
+        f"SELECT {selected(table, NAMING[:2])}, {group}, MIN(timestamp) FROM {table.quoted} "
+        f"WHERE {where} GROUP BY {group} ORDER BY MIN(timestamp)",
+        args,
+    )
+    distinct = list(sql.dicts(cursor))
     wrong = []
-    for row in distinct.values():
+    for row in distinct:
         try:
             config_id = params_from(row).config_id
         except (TypeError, ValueError, SyntaxError) as error:
@@ -257,15 +213,16 @@ def check_config_ids(rows: list[dict], scope: set[str]) -> Finding:
     )
 
 
-def check_history(rows: list[dict], max_error_rate: float) -> Finding:
+def check_history(table, max_error_rate: float) -> Finding:
     """--all-runs: the failure rate of every run, not only the latest."""
-    if "error" not in rows[0]:
+    if not table.has("error"):
         return Finding("failures_history", SKIP, "no error column")
-    totals, errors = Counter(), Counter()
-    for row in rows:
-        totals[row["track_id"]] += 1
-        errors[row["track_id"]] += bool(row["error"])
-    bad = {t: errors[t] / totals[t] for t in totals if errors[t] / totals[t] > max_error_rate}
+    cursor = table.connection.execute(
+        f"SELECT track_id, COUNT(*), SUM({sql.text_set('error')}) FROM {table.quoted} "
+        "GROUP BY track_id ORDER BY MIN(timestamp)"
+    )
+    totals = {track_id: (n, failed) for track_id, n, failed in cursor}
+    bad = {t: failed / n for t, (n, failed) in totals.items() if failed / n > max_error_rate}
     if not bad:
         return Finding("failures_history", OK, f"{len(totals)} runs within the error rate")
     shown = ", ".join(f"run {t}: {rate:.0%} failed" for t, rate in bad.items())
@@ -279,20 +236,22 @@ def check_history(rows: list[dict], max_error_rate: float) -> Finding:
     )
 
 
-def check_rows(db: Path, table: str, all_runs: bool, max_error_rate: float) -> list[Finding]:
-    rows = read_rows(db, table)
-    if not rows or "track_id" not in rows[0]:
+def check_rows(table, all_runs: bool, max_error_rate: float) -> list[Finding]:
+    if not table.has("track_id"):
         return []
-    scope = runs_in_scope(rows, all_runs)
-    metrics = read_rows(db, METRICS)
+    scope = runs_in_scope(table, all_runs)
+    if not scope:
+        return []
+    metrics = read_rows(table.connection, METRICS)
+    counts = row_counts(table, scope)
     findings = [
-        *check_lineage(rows, set(scope)),
-        check_edited(rows, set(scope)),
-        check_phases(rows),
-        check_completeness(rows, metrics, scope),
-        check_metrics_agree(rows, metrics, scope),
-        check_config_ids(rows, set(scope)),
+        *check_lineage(table, scope),
+        check_edited(table, scope),
+        check_phases(table),
+        check_completeness(counts, metrics, scope),
+        check_metrics_agree(table, counts, metrics),
+        check_config_ids(table, scope),
     ]
     if all_runs:
-        findings.append(check_history(rows, max_error_rate))
+        findings.append(check_history(table, max_error_rate))
     return findings

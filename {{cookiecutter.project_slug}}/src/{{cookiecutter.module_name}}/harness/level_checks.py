@@ -19,6 +19,24 @@ def measured(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame[COLUMN].fillna(1) != 0]
 
 
+def measured_sql(columns) -> str:
+    """SQL condition (`` AND ...``) leaving out rows of interrupted level measurements."""
+    return f" AND {COLUMN} IS NOT 0" if COLUMN in columns else ""
+
+
+LEVEL_COLUMNS = ("track_id", "config_id", "timestamp", "cache", "error", "params_concurrency")
+
+
+def level_frame(connection, table: str, columns) -> pd.DataFrame:
+    """The columns ``check_levels`` reads (a load test's table: few rows); empty without
+    levels."""
+    if COLUMN not in columns:
+        return pd.DataFrame()
+    names = [c for c in (*LEVEL_COLUMNS, COLUMN) if c in columns]
+    quoted = ", ".join(f'"{c}"' for c in names)
+    return pd.read_sql_query(f'SELECT {quoted} FROM "{table}"', connection)
+
+
 def level_name(rows: pd.DataFrame) -> str:
     """``concurrency=4`` (and the config_id when one level has several configurations)."""
     first = rows.iloc[0]
@@ -29,7 +47,7 @@ def level_name(rows: pd.DataFrame) -> str:
 def check_levels(frame: pd.DataFrame) -> list[Finding]:
     """The error rate each level of the latest run was measured with (served from the cache or
     not: a level's errors are cached with it), and the interrupted measurements left aside."""
-    if COLUMN not in frame.columns or "config_id" not in frame.columns:
+    if COLUMN not in frame.columns or "config_id" not in frame.columns or frame.empty:
         return []
     last = frame.sort_values("timestamp")["track_id"].iloc[-1]
     run = measured(frame[frame["track_id"] == last])

@@ -15,9 +15,9 @@ from .compare.between import (
     REPLICATES_NEEDED,
     Sides,
     common_ids,
-    frame_runs,
+    read_run,
     replicate_values,
-    results_of,
+    run_list,
     side_runs,
     t_quantile,
 )
@@ -26,13 +26,14 @@ from .kind import HIGHER_IS_BETTER, MEASUREMENTS
 PACKAGE = __package__.split(".")[0]
 
 
-def replicates_section(predictions: pd.DataFrame, track_id: str) -> list[str]:
-    """The section ([] when the kind declares no measurement)."""
+def replicates_section(db, run: pd.DataFrame, track_id: str) -> list[str]:
+    """The section ([] when the kind declares no measurement); ``run``: the rows of
+    ``track_id`` (their configurations and params)."""
     if not MEASUREMENTS:
         return []
-    runs = frame_runs(predictions)
-    this = next(r for r in runs if r["track_id"] == track_id)
-    replicates = side_runs(runs, this)
+    runs = run_list(db)  # [] when the db has no replicate
+    this = next((r for r in runs if r["track_id"] == track_id), None)
+    replicates = side_runs(runs, this) if this else []
     title = ["## Between replicates", ""]
     if len(replicates) < 2:
         return [
@@ -43,11 +44,8 @@ def replicates_section(predictions: pd.DataFrame, track_id: str) -> list[str]:
             "run --replicate 1`, then `--replicate 2` (README, Replicates).",
             "",
         ]
-    side = {
-        r["track_id"]: results_of(predictions[predictions["track_id"] == r["track_id"]])
-        for r in replicates
-    }
-    names = labels(predictions[predictions["track_id"] == track_id])
+    side = {r["track_id"]: read_run(db, r["track_id"]) for r in replicates}
+    names = labels(run)
     rows = []
     for config_id, label in names.items():
         ids = common_ids(Sides(a=side), config_id)

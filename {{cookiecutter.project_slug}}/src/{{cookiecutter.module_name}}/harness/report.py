@@ -8,6 +8,7 @@ run of the same phase exists, a last section compares the run with it (the compa
 
 import dataclasses
 import textwrap
+from contextlib import closing
 from pathlib import Path
 
 import matplotlib
@@ -17,16 +18,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
+from . import report_data, sql  # noqa: E402
 from .compare import compare_rows, markdown, plot  # noqa: E402
-from .compare.between import earlier_code, sides_in  # noqa: E402
-from .compare.runs import previous_run, runs  # noqa: E402
+from .compare.between import earlier_code, sides  # noqa: E402
 from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, Params  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
-from .level_checks import measured  # noqa: E402
 from .replicates import replicates_section  # noqa: E402
 from .report_stats import uncertainty_sections  # noqa: E402
-from .tracking import METRICS, PREDICTIONS, read_table  # noqa: E402
+from .tracking import METRICS, PREDICTIONS, read_table, table_exists  # noqa: E402
 
 LATENCY_COLUMNS = ["latency_mean", "latency_p50", "latency_p95", "latency_p99"]
 # The kind's metrics (latencies get their own columns, in ms), then the counts.
@@ -64,12 +64,9 @@ def plot_metric(metrics: pd.DataFrame, labels: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_latency(
-    predictions: pd.DataFrame, configs: list[str], labels: list[str], path: Path
-) -> None:
-    data = [
-        predictions.loc[predictions["config_id"] == c, "latency"].dropna() * 1000 for c in configs
-    ]
+def plot_latency(latencies: list, labels: list[str], path: Path) -> None:
+    """A box per configuration, from its latencies in seconds (report_data.latencies)."""
+    data = [values * 1000 for values in latencies]
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(labels) + 1.5))
     ax.boxplot(data, orientation="horizontal", showfliers=True)
     ax.set_yticks(range(1, len(labels) + 1), labels)
@@ -82,13 +79,13 @@ def plot_latency(
     plt.close(fig)
 
 
-def read_tables(db: Path, engine: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(metrics, predictions) of the db; OperationalError when no run has completed."""
+def read_metrics(db: Path, engine: str) -> pd.DataFrame:
+    """The metrics table (one row per run and configuration: small); OperationalError when no
+    run has completed. The predictions table is read with SQL (report_data), a run at a time."""
     metrics = read_table(db, METRICS, engine)
-    predictions = read_table(db, PREDICTIONS, engine)
-    if metrics is None or metrics.empty or predictions is None:
+    if metrics is None or metrics.empty or not table_exists(db, PREDICTIONS):
         raise OperationalError(f"{db} has no completed run to report: run the benchmark first")
-    return metrics, measured(predictions)  # without rows of interrupted load levels
+    return metrics
 
 
 def best_first(metrics: pd.DataFrame, track_id: str) -> pd.DataFrame:
@@ -136,16 +133,18 @@ def plot_labels(metrics: pd.DataFrame) -> list[str]:
     ]
 
 
-def write_plots(metrics: pd.DataFrame, run: pd.DataFrame, folder: Path) -> list[tuple[str, str]]:
+def write_plots(
+    metrics: pd.DataFrame, run: pd.DataFrame, latencies: list, folder: Path
+) -> list[tuple[str, str]]:
     """The PNGs of the report into ``folder``; the kind's extra plots as (title, file name)."""
     labels = plot_labels(metrics)
     plot_metric(metrics, labels, folder / f"{PRIMARY}.png")
-    plot_latency(run, list(metrics["config_id"]), labels, folder / "latency.png")
+    plot_latency(latencies, labels, folder / "latency.png")
     return kind_extra_plots(metrics, run, labels, folder) if kind_extra_plots else []
 
 
-def heading_lines(experiment: str, track_id: str, run: pd.DataFrame) -> list[str]:
-    first = run.iloc[0]
+def heading_lines(experiment: str, track_id: str, first: dict) -> list[str]:
+    """The title and when, from what code, the run ran (``first``: its first row)."""
     forced = " (uncommitted changes, forced)" if first.get("forced") else ""
     return [
         f"# Report: {experiment}",
@@ -218,45 +217,45 @@ def extra_plot_sections(extra: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
-def errors_section(run: pd.DataFrame, metrics: pd.DataFrame) -> list[str]:
-    """Failed datapoints per configuration (named by the params that vary) and error type."""
-    errors = run[run["error"].fillna("") != ""] if "error" in run.columns else run.iloc[0:0]
-    if errors.empty:
+def errors_section(counted: list[tuple], metrics: pd.DataFrame) -> list[str]:
+    """Failed datapoints per configuration (named by the params that vary) and error type;
+    ``counted``: (config_id, error_type, count) rows (report_data.error_counts)."""
+    if not counted:
         return ["## Errors", "", "No datapoint failed.", ""]
-    counts = errors.groupby(["config_id", "error_type"]).size().reset_index(name="count")
+    counts = pd.DataFrame(counted, columns=["config_id", "error_type", "count"])
     labels = dict(zip(metrics["config_id"], plot_labels(metrics), strict=True))
     counts["config_id"] = [" ".join(labels.get(c, c).split()) for c in counts["config_id"]]
     counts = counts.rename(columns={"config_id": "configuration"})
     return ["## Errors", "", tabulate(counts, "keys", tablefmt="github", showindex=False), ""]
 
 
-def cache_section(run: pd.DataFrame) -> list[str]:
-    reused = int((run["cache"].fillna("") != "").sum()) if "cache" in run.columns else 0
+def cache_section(rows: int, reused: int) -> list[str]:
     return [
         "## Cache",
         "",
-        f"{len(run) - reused} datapoints computed, {reused} served from the cache "
-        f"({reused / max(len(run), 1):.1%}).",
+        f"{rows - reused} datapoints computed, {reused} served from the cache "
+        f"({reused / max(rows, 1):.1%}).",
         "",
     ]
 
 
 def comparison_section(
-    predictions: pd.DataFrame, track_id: str, folder: Path, db: Path
+    connection, run: pd.DataFrame, track_id: str, folder: Path, db: Path
 ) -> list[str]:
     """The comparison with the previous run of the same phase (none when ``track_id`` is the
-    first), and its PNG in ``folder``."""
-    previous = previous_run(predictions, track_id)
+    first), and its PNG in ``folder``; ``run``: the rows of ``track_id``."""
+    all_runs = report_data.runs(connection)
+    previous = report_data.previous_run(all_runs, track_id)
     if previous is None:
         return []
-    this = next(r for r in runs(predictions) if r["track_id"] == track_id)
-    previous = earlier_code(runs(predictions), this, previous)  # not a replicate of this code
+    this = next(r for r in all_runs if r["track_id"] == track_id)
+    previous = earlier_code(all_runs, this, previous)  # not a replicate of this code
     comparison = compare_rows(
-        predictions[predictions["track_id"] == previous["track_id"]],
+        report_data.run_frame(connection, previous["track_id"]),
         {**previous, "selector": previous["track_id"], "db": str(db)},
-        predictions[predictions["track_id"] == track_id],
+        run,
         {**this, "selector": track_id, "db": str(db)},
-        sides=sides_in(predictions, previous, this),  # each side's replicates, if any
+        sides=sides(db, previous, this),  # each side's replicates, if any
     )
     title = "Compared with the previous run"
     if same_results(comparison):
@@ -290,28 +289,30 @@ def write_report(
 ) -> Path:
     """reports/<experiment>/README.md and its PNGs, of the latest completed run (of
     ``experiment`` if given)."""
-    metrics, predictions = read_tables(db, engine)
+    metrics = read_metrics(db, engine)
     try:
         experiment, track_id = latest_experiment_run(metrics, experiment)
     except OperationalError as error:
         raise OperationalError(f"{db}: {error}") from None
     metrics = best_first(metrics, track_id)
-    run = predictions[predictions["track_id"] == track_id]
     folder = Path(out) / experiment
     folder.mkdir(parents=True, exist_ok=True)
-    extra = write_plots(metrics, run, folder)
-    lines = [
-        *heading_lines(experiment, track_id, run),
-        *configurations_section(metrics),
-        *metrics_section(metrics),
-        *uncertainty_sections(run, folder),  # intervals, ranking, error bars
-        *latency_section(),
-        *extra_plot_sections(extra),
-        *errors_section(run, metrics),
-        *cache_section(run),
-        *replicates_section(predictions, track_id),  # measurements between replicate runs
-        *comparison_section(predictions, track_id, folder, db),  # when an earlier run exists
-    ]
+    with closing(sql.connect(db)) as connection:  # SQL aggregates; one run's rows, lean
+        run = report_data.run_frame(connection, track_id)
+        latencies = report_data.latencies(connection, track_id, list(metrics["config_id"]))
+        extra = write_plots(metrics, run, latencies, folder)
+        lines = [
+            *heading_lines(experiment, track_id, report_data.first_row(connection, track_id)),
+            *configurations_section(metrics),
+            *metrics_section(metrics),
+            *uncertainty_sections(run, folder),  # intervals, ranking, error bars
+            *latency_section(),
+            *extra_plot_sections(extra),
+            *errors_section(report_data.error_counts(connection, track_id), metrics),
+            *cache_section(*report_data.cache_counts(connection, track_id)),
+            *replicates_section(db, run, track_id),  # measurements between replicate runs
+            *comparison_section(connection, run, track_id, folder, db),  # after an earlier run
+        ]
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path

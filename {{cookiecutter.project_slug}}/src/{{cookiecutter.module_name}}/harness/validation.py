@@ -4,92 +4,114 @@ Works on any xetrack db: a check that needs a column the table lacks is skipped,
 """
 
 import json
+import sqlite3
 import types
 import typing
+from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
-
+from . import sql
 from .findings import FAIL, OK, SKIP, WARN, Finding
 from .identity import type_hints
 from .integrity import check_rows
 from .kind import Params, grid
-from .level_checks import check_levels, measured
+from .level_checks import check_levels, level_frame, measured_sql
 from .schema import declared, params_drift
-from .tracking import METRICS, PREDICTIONS, flatten, read_table
+from .tracking import METRICS, PREDICTIONS, flatten, require_engine, table_exists
 
 MAX_ERROR_RATE = 0.2  # failed-datapoint rate of the latest run above which validation fails
 
 
-def params_columns(frame: pd.DataFrame) -> list[str]:
-    return sorted(c for c in frame.columns if c.startswith("params_"))
+class Table:
+    """The table under validation: its connection, name, columns and latest run."""
+
+    def __init__(self, connection: sqlite3.Connection, name: str):
+        self.connection, self.name = connection, name
+        self.columns = sql.columns(connection, name)
+        self.quoted = sql.quote(name)
+        self.latest = sql.latest_track_id(connection, name) if "track_id" in self.columns else None
+
+    def has(self, *names: str) -> bool:
+        return all(name in self.columns for name in names)
+
+    def one(self, query: str, args=()):
+        return self.connection.execute(query, args).fetchone()
+
+    def latest_run(self) -> tuple[str, tuple]:
+        """SQL condition and arguments selecting the latest run's rows (all rows without runs)."""
+        return ("track_id = ?", (self.latest,)) if self.has("track_id") else ("1", ())
 
 
-def identity_columns(frame: pd.DataFrame) -> list[str]:
+def params_columns(table: Table) -> list[str]:
+    return sql.params_columns(table.columns)
+
+
+def identity_columns(table: Table) -> list[str]:
     """What makes two rows the same computation: cache_key if recorded, else input and params."""
-    if "cache_key" in frame.columns:
+    if table.has("cache_key"):
         return ["cache_key"]
-    return [c for c in ("input_id", *params_columns(frame)) if c in frame.columns]
+    return [c for c in ("input_id", *params_columns(table)) if table.has(c)]
 
 
-def computed_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows that ran predict (not served from the cache)."""
-    if "cache" not in frame.columns:
-        return frame
-    return frame[frame["cache"].fillna("") == ""]
+def computed_and_succeeded(table: Table) -> str:
+    """SQL condition: the row ran predict (not served from the cache) and did not fail."""
+    conditions = [sql.text_empty(c) for c in ("cache", "error") if table.has(c)]
+    # rows of interrupted load levels are not measurements (level_checks.py)
+    return (" AND ".join(conditions) or "1") + measured_sql(table.columns)
 
 
-def succeeded(frame: pd.DataFrame) -> pd.DataFrame:
-    if "error" not in frame.columns:
-        return frame
-    return frame[frame["error"].fillna("") == ""]
+def repeated(table: Table, keys: list[str], where: str = "1") -> tuple[int, int, list[str]]:
+    """(groups of ``keys`` with more than one row, their extra rows, a few groups as text)."""
+    group = ", ".join(map(sql.quote, keys))
+    cursor = table.connection.execute(
+        f"SELECT {group}, COUNT(*) FROM {table.quoted} WHERE {where} GROUP BY {group} "
+        f"HAVING COUNT(*) > 1 ORDER BY {group}"
+    )
+    groups = extra = 0
+    examples = []
+    for *key, count in cursor:
+        groups, extra = groups + 1, extra + count - 1
+        if len(examples) < 5:
+            examples.append(str(key[0] if len(key) == 1 else tuple(key)))
+    return groups, extra, examples
 
 
-def latest_run(frame: pd.DataFrame) -> pd.DataFrame:
-    if "track_id" not in frame.columns or frame.empty:
-        return frame
-    last = frame.sort_values("timestamp")["track_id"].iloc[-1]
-    return frame[frame["track_id"] == last]
-
-
-def check_leaks(frame: pd.DataFrame) -> Finding:
-    keys = identity_columns(frame)
+def check_leaks(table: Table) -> Finding:
+    keys = identity_columns(table)
     if not keys:
         return Finding(
             "leaks", SKIP, "no input_id, params_* or cache_key columns to identify computations"
         )
-    done = succeeded(computed_rows(frame))
-    counts = done.groupby(keys, dropna=False).size()
-    leaked = counts[counts > 1]
-    if leaked.empty:
-        return Finding("leaks", OK, f"every computation ran once ({len(done)} computed rows)")
+    done = computed_and_succeeded(table)
+    (computed,) = table.one(f"SELECT COUNT(*) FROM {table.quoted} WHERE {done}")
+    leaked, extra, examples = repeated(table, keys, done)
+    if not leaked:
+        return Finding("leaks", OK, f"every computation ran once ({computed} computed rows)")
     return Finding(
         "leaks",
         FAIL,
-        f"{len(leaked)} computations ran more than once "
-        f"({int(leaked.sum() - len(leaked))} extra executions)",
+        f"{leaked} computations ran more than once ({extra} extra executions)",
         "The same (input, params) was computed again instead of served from the cache: was the "
         "cache directory deleted, or two runs started at once? Delete the extra rows or bump "
         "PREDICT_VERSION to start clean.",
-        {"examples": [str(k) for k in leaked.index[:5]]},
+        {"examples": examples},
     )
 
 
-def check_duplicates(frame: pd.DataFrame) -> Finding:
-    keys = identity_columns(frame)
-    if "track_id" not in frame.columns or not keys:
+def check_duplicates(table: Table) -> Finding:
+    keys = identity_columns(table)
+    if not table.has("track_id") or not keys:
         return Finding("duplicates", SKIP, "no track_id or identity columns")
-    counts = frame.groupby(["track_id", *keys], dropna=False).size()
-    duplicated = counts[counts > 1]
-    if duplicated.empty:
+    duplicated, _, examples = repeated(table, ["track_id", *keys])
+    if not duplicated:
         return Finding("duplicates", OK, "no datapoint appears twice within a run")
     return Finding(
         "duplicates",
         FAIL,
-        f"{len(duplicated)} datapoints appear more than once within a run",
+        f"{duplicated} datapoints appear more than once within a run",
         "A run logs each (input, params) once: look for duplicate ids in the data or the grid.",
-        {"examples": [str(k) for k in duplicated.index[:5]]},
+        {"examples": examples},
     )
 
 
@@ -103,12 +125,14 @@ def optional_columns() -> set[str]:
     }
 
 
-def check_null_params(frame: pd.DataFrame) -> Finding:
-    columns = params_columns(frame)
+def check_null_params(table: Table) -> Finding:
+    columns = params_columns(table)
     if not columns:
         return Finding("null_params", SKIP, "no params_* columns")
     optional = optional_columns()
-    nulls = {c: int(n) for c, n in frame[columns].isna().sum().items() if n and c not in optional}
+    counted = ", ".join(f"SUM({sql.quote(c)} IS NULL)" for c in columns)
+    counts = table.one(f"SELECT {counted} FROM {table.quoted}")
+    nulls = {c: int(n) for c, n in zip(columns, counts, strict=True) if n and c not in optional}
     if not nulls:
         allowed = f" (NULL allowed in optional {sorted(optional)})" if optional else ""
         return Finding("null_params", OK, f"{len(columns)} params columns, no NULLs{allowed}")
@@ -122,17 +146,32 @@ def check_null_params(frame: pd.DataFrame) -> Finding:
     )
 
 
-def check_failures(frame: pd.DataFrame, max_error_rate: float) -> Finding:
-    if "error" not in frame.columns:
+def top_error_types(table: Table, where: str, args: tuple) -> dict:
+    """The five most frequent error types of the failed rows ``where`` selects."""
+    if not table.has("error_type"):
+        return {}
+    cursor = table.connection.execute(
+        f"SELECT COALESCE(error_type, ''), COUNT(*) FROM {table.quoted} "
+        f"WHERE {where} AND {sql.text_set('error')} GROUP BY 1 ORDER BY 2 DESC, MIN(rowid) "
+        "LIMIT 5",
+        args,
+    )
+    return dict(cursor.fetchall())
+
+
+def check_failures(table: Table, max_error_rate: float) -> Finding:
+    if not table.has("error"):
         return Finding("failures", SKIP, "no error column")
-    run = latest_run(frame)
-    errors = run[run["error"].fillna("") != ""]
-    rate = len(errors) / len(run) if len(run) else 0.0
-    top = {}
-    if "error_type" in errors.columns and not errors.empty:
-        top = errors["error_type"].fillna("").value_counts().head(5).to_dict()
-    details = {"failed": len(errors), "rows": len(run), "rate": rate, "top_error_types": top}
-    message = f"latest run: {len(errors)}/{len(run)} datapoints failed ({rate:.1%})"
+    where, args = table.latest_run()
+    rows, failed = table.one(
+        f"SELECT COUNT(*), COALESCE(SUM({sql.text_set('error')}), 0) FROM {table.quoted} "
+        f"WHERE {where}",
+        args,
+    )
+    rate = failed / rows if rows else 0.0
+    top = top_error_types(table, where, args)
+    details = {"failed": failed, "rows": rows, "rate": rate, "top_error_types": top}
+    message = f"latest run: {failed}/{rows} datapoints failed ({rate:.1%})"
     if top:
         message += f"; top error types: {top}"
     if rate > max_error_rate:
@@ -146,18 +185,24 @@ def check_failures(frame: pd.DataFrame, max_error_rate: float) -> Finding:
             "(failed datapoints are retried). Raise --max-error-rate if this is expected.",
             details,
         )
-    return Finding("failures", WARN if len(errors) else OK, message, "", details)
+    return Finding("failures", WARN if failed else OK, message, "", details)
 
 
-def check_cache(frame: pd.DataFrame) -> Finding:
-    if "cache" not in frame.columns:
+def check_cache(table: Table) -> Finding:
+    if not table.has("cache"):
         return Finding("cache", SKIP, "no cache column: this db was written without a cache")
-    hits = int((frame["cache"].fillna("") != "").sum())
-    runs = frame["track_id"].nunique() if "track_id" in frame.columns else 1
-    rate = hits / len(frame) if len(frame) else 0.0
-    message = f"{hits}/{len(frame)} rows served from the cache ({rate:.1%}) over {runs} runs"
-    replicates = frame["replicate"].fillna(0).nunique() if "replicate" in frame.columns else 1
-    if runs > replicates and hits == 0:  # each replicate (run --replicate N) computes anew
+    runs = "COUNT(DISTINCT track_id)" if table.has("track_id") else "1"
+    total, hits, runs = table.one(
+        f"SELECT COUNT(*), COALESCE(SUM({sql.text_set('cache')}), 0), {runs} FROM {table.quoted}"
+    )
+    rate = hits / total if total else 0.0
+    message = f"{hits}/{total} rows served from the cache ({rate:.1%}) over {runs} runs"
+    replicates = 1  # each replicate (run --replicate N) computes anew
+    if table.has("replicate"):
+        (replicates,) = table.one(
+            f"SELECT COUNT(DISTINCT COALESCE(replicate, 0)) FROM {table.quoted}"
+        )
+    if runs > replicates and hits == 0:
         return Finding(
             "cache",
             WARN,
@@ -168,19 +213,26 @@ def check_cache(frame: pd.DataFrame) -> Finding:
     return Finding("cache", OK, message)
 
 
-def check_metrics(frame: pd.DataFrame, metrics: pd.DataFrame | None) -> Finding:
-    if metrics is None:
+def check_metrics(table: Table) -> Finding:
+    if table.name != PREDICTIONS or not sql.columns(table.connection, METRICS):
         return Finding("metrics", SKIP, f"no {METRICS} table in this db")
-    if "track_id" not in frame.columns or "config_id" not in frame.columns:
+    if not table.has("track_id", "config_id"):
         return Finding("metrics", SKIP, "no track_id/config_id columns to match metrics rows")
-    run = latest_run(frame)
-    track_id = run["track_id"].iloc[0]
-    expected = set(run["config_id"].dropna())
-    have = (
-        set(metrics.loc[metrics["track_id"] == track_id, "config_id"].dropna())
-        if "config_id" in metrics.columns
-        else set()
-    )
+    track_id = table.latest
+
+    def configurations(name: str) -> set:
+        return {
+            config_id
+            for (config_id,) in table.connection.execute(
+                f"SELECT DISTINCT config_id FROM {sql.quote(name)} "
+                "WHERE track_id = ? AND config_id IS NOT NULL",
+                (track_id,),
+            )
+        }
+
+    expected = configurations(table.name)
+    metrics_columns = sql.columns(table.connection, METRICS)
+    have = configurations(METRICS) if "config_id" in metrics_columns else set()
     missing = sorted(expected - have)
     if missing:
         return Finding(
@@ -196,13 +248,13 @@ def check_metrics(frame: pd.DataFrame, metrics: pd.DataFrame | None) -> Finding:
     )
 
 
-def check_drift(db: Path, table: str, frame: pd.DataFrame) -> Finding:
-    if "config_id" not in frame.columns:
+def check_drift(db: Path, table: Table) -> Finding:
+    if not table.has("config_id"):
         return Finding(
             "schema_drift", SKIP, "table not written by this project: no Params to compare"
         )
-    drift = params_drift(db, table, set(flatten("params", grid()[0])), declared(Params))
-    lines = drift.describe(table)
+    drift = params_drift(db, table.name, set(flatten("params", grid()[0])), declared(Params))
+    lines = drift.describe(table.name)
     if drift.blocking:
         return Finding("schema_drift", FAIL, "params fields renamed or removed", " | ".join(lines))
     if lines:
@@ -217,13 +269,13 @@ def validate(
     max_error_rate: float = MAX_ERROR_RATE,
     all_runs: bool = False,
 ) -> list[Finding]:
-    """Every check; the row-level ones (integrity.py) on the latest run, or all with all_runs."""
+    """Every check, as SQL over the db; the row-level ones (integrity.py) on the latest run, or
+    all with all_runs."""
     if not Path(db).exists():
         return [
             Finding("database", FAIL, f"{db} does not exist", "Run the benchmark first (make run).")
         ]
-    frame = read_table(db, table, engine)
-    if frame is None:
+    if not table_exists(db, table):
         return [
             Finding(
                 "database",
@@ -232,24 +284,29 @@ def validate(
                 "Pass the table name as the second argument.",
             )
         ]
-    if frame.empty:
+    require_engine(engine)  # the same refusal as the run's, though SQLite reads the file
+    with closing(sql.connect(db)) as connection:
+        found = Table(connection, table)
+        if found.one(f"SELECT COUNT(*) FROM (SELECT 1 FROM {found.quoted} LIMIT 1)")[0] == 0:
+            return [
+                Finding(
+                    "database",
+                    FAIL,
+                    f"table {table!r} is empty",
+                    "Run the benchmark first (make run).",
+                )
+            ]
         return [
-            Finding(
-                "database", FAIL, f"table {table!r} is empty", "Run the benchmark first (make run)."
-            )
+            check_leaks(found),
+            check_duplicates(found),
+            check_null_params(found),
+            check_failures(found, max_error_rate),
+            check_cache(found),
+            check_metrics(found),
+            check_drift(db, found),
+            *check_rows(found, all_runs, max_error_rate),
+            *check_levels(level_frame(connection, table, found.columns)),  # load levels
         ]
-    metrics = read_table(db, METRICS, engine) if table == PREDICTIONS else None
-    return [
-        check_leaks(measured(frame)),  # interrupted load levels: level_checks.py
-        check_duplicates(frame),
-        check_null_params(frame),
-        check_failures(frame, max_error_rate),
-        check_cache(frame),
-        check_metrics(frame, metrics),
-        check_drift(db, table, frame),
-        *check_rows(db, table, all_runs, max_error_rate),
-        *check_levels(frame),
-    ]
 
 
 def exit_code(findings: list[Finding]) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import kind
+from ..level_checks import measured as measured_rows
 from ..tracking import PREDICTIONS, is_result_column, table_columns, table_exists
 from .stats import INCONCLUSIVE, MIN_PAIRS, Interval, known, plain, ratio_and_change, summary
 
@@ -131,36 +132,7 @@ def read_run(db: Path, track_id: str) -> dict:
         rows = pd.read_sql_query(
             f'SELECT * FROM "{PREDICTIONS}" WHERE track_id = ?', connection, params=(track_id,)
         )
-    return results_of(rows)
-
-
-def sides_in(predictions: pd.DataFrame, run_a: dict, run_b: dict) -> Sides | None:
-    """``sides`` of two runs of one predictions table already read (the report)."""
-    if "replicate" not in predictions.columns:
-        return None
-    all_runs = frame_runs(predictions)
-    a, b = expand(all_runs, run_a, all_runs, run_b, same_db=True)
-    if len(a) < 2 and len(b) < 2:
-        return None
-    by_run = {t: predictions[predictions["track_id"] == t] for t in {r["track_id"] for r in a + b}}
-    return Sides(
-        a={r["track_id"]: results_of(by_run[r["track_id"]]) for r in a},
-        b={r["track_id"]: results_of(by_run[r["track_id"]]) for r in b},
-        ids_a=[r["track_id"] for r in a],
-        ids_b=[r["track_id"] for r in b],
-    )
-
-
-def frame_runs(predictions: pd.DataFrame) -> list[dict]:
-    """``run_list`` of a predictions table already read: one dict per run, oldest first."""
-    columns = [c for c in (*SAME_CODE, "replicate") if c in predictions.columns]
-    grouped = predictions.groupby("track_id", sort=False)
-    first = grouped[columns].first()
-    started = grouped["timestamp"].min().sort_values()
-    return [
-        {"track_id": t, "started": str(started[t]), **{c: plain(first.loc[t, c]) for c in columns}}
-        for t in started.index
-    ]
+    return results_of(measured_rows(rows))  # without rows of interrupted load levels
 
 
 def replicate_values(

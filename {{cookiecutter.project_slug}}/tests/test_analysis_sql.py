@@ -1,0 +1,161 @@
+"""validate, the cache analysis and the report compute their aggregates in SQL: each one equals
+the same aggregate computed by pandas over the whole table (read_table), on one db with two runs,
+cache hits, failures, a leaked computation and a NULL params value."""
+
+import math
+import sqlite3
+from contextlib import closing
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.module_name }}.harness import cache_report, integrity, report_data, runner, sql
+from {{ cookiecutter.module_name }}.harness import validation as v
+from {{ cookiecutter.module_name }}.harness.compare.runs import runs as pandas_runs
+from {{ cookiecutter.module_name }}.harness.identity import result_digest
+from {{ cookiecutter.module_name }}.harness.lineage import check_edited, check_lineage, digests
+from {{ cookiecutter.module_name }}.harness.tracking import (
+    is_result_column,
+    read_table,
+    run_metadata,
+)
+
+
+@pytest.fixture
+def db(tmp_path, items, configurations):
+    """Two runs (the second served from the cache), then edits only SQL would make: failures,
+    a hit turned into a second computation (a leak), a NULL params value."""
+    path = tmp_path / "bench.db"
+    metadata = run_metadata("test", "experiment", "1", ("", False))
+    options = runner.RunOptions(db=path, metadata=metadata, parallelism="none", progress=False)
+    runner.run(items, configurations, options)
+    second = runner.run(items, configurations, options).track_id
+    with sqlite3.connect(path) as connection:
+        rowids = [
+            r
+            for (r,) in connection.execute(
+                "SELECT rowid FROM predictions WHERE track_id = ? ORDER BY timestamp", (second,)
+            )
+        ]
+        connection.execute(
+            "UPDATE predictions SET error = 'boom', error_type = CASE WHEN rowid = ? "
+            "THEN 'Other' ELSE 'Boom' END WHERE rowid IN (?, ?, ?)",
+            (rowids[2], *rowids[:3]),
+        )
+        connection.execute("UPDATE predictions SET cache = '' WHERE rowid = ?", (rowids[5],))
+        params = sql.params_columns(sql.columns(connection, "predictions"))[0]
+        connection.execute(f"UPDATE predictions SET {params} = NULL WHERE rowid = ?", (rowids[7],))
+    return path
+
+
+@pytest.fixture
+def frame(db):
+    return read_table(db, "predictions")
+
+
+def table(db):
+    return v.Table(sql.connect(db), "predictions")
+
+
+def blank(series):
+    return series.fillna("") == ""
+
+
+def test_validation_counts_equal_pandas(db, frame):
+    found = table(db)
+    latest = frame.sort_values("timestamp")["track_id"].iloc[-1]
+    assert found.latest == latest
+    computed = frame[blank(frame["cache"]) & blank(frame["error"])]
+    sizes = computed.groupby("cache_key", dropna=False).size()
+    leaks = v.check_leaks(found)
+    assert leaks.status == v.FAIL  # the edited hit ran its computation a second time
+    assert leaks.message.startswith(f"{int((sizes > 1).sum())} computations ran more than once")
+    assert leaks.details["examples"] == [str(k) for k in sizes[sizes > 1].index[:5]]
+    assert v.check_duplicates(found).status == v.OK
+    nulls = v.check_null_params(found).details["nulls"]
+    params = sorted(c for c in frame.columns if c.startswith("params_"))
+    assert nulls == {c: int(n) for c, n in frame[params].isna().sum().items() if n}
+    run = frame[frame["track_id"] == latest]
+    errors = run[~blank(run["error"])]
+    failures = v.check_failures(found, 0.2).details
+    assert (failures["failed"], failures["rows"]) == (len(errors), len(run))
+    assert failures["top_error_types"] == errors["error_type"].value_counts().head(5).to_dict()
+    hits = int((~blank(frame["cache"])).sum())
+    cache = v.check_cache(found).message
+    assert cache.startswith(f"{hits}/{len(frame)} rows served from the cache")
+    assert f"over {frame['track_id'].nunique()} runs" in cache
+    assert v.check_metrics(found).status == v.OK
+
+
+def test_row_checks_equal_pandas(db, frame):
+    found = table(db)
+    latest = frame.sort_values("timestamp")["track_id"].iloc[-1]
+    run = frame[frame["track_id"] == latest]
+    counts = integrity.row_counts(found, [latest])
+    sizes = run.groupby(["track_id", "config_id"]).size()
+    assert dict(counts) == {key: int(n) for key, n in sizes.items()}
+    results = [c for c in frame.columns if is_result_column(c)]
+    for config_id, rows in run.groupby("config_id"):
+        records = rows[results].astype(object).to_dict("records")
+        expected = [{k: x for k, x in r.items() if plain(x) is not None} for r in records]
+        assert integrity.configuration_results(found, latest, config_id) == expected
+    digest = digests(results)
+    with closing(sqlite3.connect(db)) as connection:
+        stored = connection.execute(f"SELECT {', '.join(results)} FROM predictions").fetchall()
+    assert [digest(values) for values in stored] == [
+        result_digest(dict(zip(results, values, strict=True))) for values in stored
+    ]
+    edited = check_edited(found, [latest])  # the three failures changed their rows
+    assert edited.status == v.FAIL and edited.details["rows"] == 3
+    hits = {f.check: f for f in check_lineage(found, [latest])}
+    assert hits["lineage"].details["rows"] == 3  # the failed hits no longer equal their source
+
+
+def test_cache_analysis_equals_pandas(db, frame):
+    stats = cache_report.analyze(db)
+    hit = ~blank(frame["cache"])
+    assert (stats["total"], stats["hits"]) == (len(frame), int(hit.sum()))
+    assert stats["runs"] == frame["track_id"].nunique()
+    params = sorted(c for c in frame.columns if c.startswith("params_"))
+    assert stats["null_params_rows"] == int(frame[params].isna().any(axis=1).sum())
+    grouped = frame.assign(hit=hit).groupby(params, dropna=False)["hit"].agg(["size", "sum"])
+    expected = [
+        ([plain(x) for x in (k if isinstance(k, tuple) else (k,))], int(r["size"]), int(r["sum"]))
+        for k, r in grouped.iterrows()
+    ]
+    found = [
+        ([plain(c[p]) for p in params], c["executions"], c["hits"]) for c in stats["per_config"]
+    ]
+    assert found == expected
+
+
+def plain(value):
+    """A value to compare across pandas and sqlite3: NULL/NaN as None, numbers as floats."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value) if isinstance(value, (int, float)) else value
+
+
+def test_report_reads_equal_pandas(db, frame):
+    latest = frame.sort_values("timestamp")["track_id"].iloc[-1]
+    run = frame[frame["track_id"] == latest]
+    with closing(sql.connect(db)) as connection:
+        lean = report_data.run_frame(connection, latest)
+        columns = report_data.analysis_columns(list(frame.columns))
+        pd.testing.assert_frame_equal(lean, run[columns].reset_index(drop=True), check_dtype=False)
+        configs = sorted(run["config_id"].unique())
+        for config_id, values in zip(
+            configs, report_data.latencies(connection, latest, configs), strict=True
+        ):
+            want = run.loc[run["config_id"] == config_id, "latency"].dropna().to_numpy(float)
+            np.testing.assert_array_equal(values, want)
+        errors = run[~blank(run["error"])].groupby(["config_id", "error_type"]).size()
+        assert report_data.error_counts(connection, latest) == [
+            (c, t, int(n)) for (c, t), n in errors.items()
+        ]
+        reused = int((~blank(run["cache"])).sum())
+        assert report_data.cache_counts(connection, latest) == (len(run), reused)
+        assert report_data.runs(connection) == pandas_runs(frame)
