@@ -25,10 +25,11 @@ def analysis_columns(names: list[str]) -> list[str]:
 def run_frame(connection, track_id: str) -> pd.DataFrame:
     """One run's rows (oldest first) with ``analysis_columns`` only; a value repeated down a
     column (a label, a params value) is one object, so a million rows fit in little memory."""
-    names = analysis_columns(sql.columns(connection, PREDICTIONS))
+    present = sql.columns(connection, PREDICTIONS)
+    names = analysis_columns(present)
     cursor = connection.execute(
         f"SELECT {', '.join(map(sql.quote, names))} FROM {sql.quote(PREDICTIONS)} "
-        f"WHERE track_id = ?{measured_sql(names)} ORDER BY timestamp",
+        f"WHERE track_id = ?{measured_sql(present)} ORDER BY timestamp",
         (track_id,),
     )
     columns = [[] for _ in names]
