@@ -1,8 +1,10 @@
-"""A load test measured in replicates (``run --replicate N``), on the local service: the same
-service measured again is never better or worse; a service 30% slower is worse, with five
+"""A load test measured in replicates (``run --replicate N``), on the local service: the
+same service measured again has unchanged latency; a service 30% slower is worse, with five
 replicates per side (three are enough on a quiet machine; five keep Holm's correction over the
-kind's ten measurements from blurring it on a busy one). Latency is mostly the service's sleep
-(40 ms): the 30% stays far from the 10% threshold."""
+kind's ten measurements from blurring it on a busy one). Latency is mostly the service's
+sleep (100 ms, 30 requests, 5 at a time): the same-service interval of mean and median
+latency stays within about 5% even on a busy machine, far from the 10% threshold; and the
+sides' replicates alternate, so a change in the machine's load hits every side alike."""
 
 import time
 
@@ -15,12 +17,18 @@ from {{ cookiecutter.module_name }}.harness import compare, kind, runner
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.params import Params
 
-LEVEL = [Params(concurrency=2, sleep_ms=40, cpu_rounds=0)]
+LEVEL = [Params(concurrency=5, sleep_ms=100, cpu_rounds=0)]
 REPLICATES = 5
+SIDES = {"base": ("a1" * 20, 1.0), "again": ("b2" * 20, 1.0), "slower": ("c3" * 20, 1.3)}
+# Judged unchanged on the same service. Requests/s and span are left out: the span of 30
+# requests moves with each thread's start on a busy machine (intervals up to +-16%, 20% thr.).
+UNCHANGED = ("latency_mean", "latency_p50", "latency")
 
 
-def measure(db, items, name: str, commit: str, slower: float = 1.0) -> None:
-    """REPLICATES replicates of the level against the local service, ``slower`` times its sleep."""
+def measure(db, items, name: str, replicate: int) -> None:
+    """Replicate ``replicate`` of side ``name`` (SIDES: its commit, how many times slower its
+    sleep is) against the local service."""
+    commit, slower = SIDES[name]
     inner = targets.TARGETS["local"]
 
     def service(payload, params):
@@ -31,14 +39,11 @@ def measure(db, items, name: str, commit: str, slower: float = 1.0) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(targets.TARGETS, "local", service)
         patch.setattr(predict_module, "PREDICT_VERSION", version)
-        for replicate in range(REPLICATES):
-            metadata = run_metadata(
-                name, "experiment", version, (commit, False), replicate=replicate
-            )
-            options = runner.RunOptions(
-                db=db, metadata=metadata, parallelism="none", progress=False, replicate=replicate
-            )
-            assert runner.run(items, LEVEL, options).computed == len(items)
+        metadata = run_metadata(name, "experiment", version, (commit, False), replicate=replicate)
+        options = runner.RunOptions(
+            db=db, metadata=metadata, parallelism="none", progress=False, replicate=replicate
+        )
+        assert runner.run(items, LEVEL, options).computed == len(items)
 
 
 def marks(result) -> dict[str, str]:
@@ -46,14 +51,16 @@ def marks(result) -> dict[str, str]:
     return {m["metric"]: m["mark"] for m in config["metrics"] if m["metric"] in kind.MEASUREMENTS}
 
 
-def test_the_same_service_is_never_worse_and_a_slower_one_is(tmp_path):
+def test_the_same_service_is_unchanged_and_a_slower_one_is_worse(tmp_path):
     db, items = tmp_path / "bench.db", load_items(limit=30)
-    measure(db, items, "base", "a1" * 20)
-    measure(db, items, "again", "b2" * 20)
-    measure(db, items, "slower", "c3" * 20, slower=1.3)
+    for replicate in range(REPLICATES):  # sides alternate: the machine's load hits all alike
+        for name in SIDES:
+            measure(db, items, name, replicate)
     same = compare.compare(db, "base", "again")
     assert [len(same["replicates"][side]) for side in "ab"] == [REPLICATES, REPLICATES]
-    assert not {"worse", "better"} & set(marks(same).values()), marks(same)
+    found = marks(same)
+    assert {found[metric] for metric in UNCHANGED} == {"unchanged"}, same["configurations"]
+    assert not {"worse", "better"} & set(found.values()), found  # p95/p99: of 30 requests
     slow = compare.compare(db, "base", "slower")
     found = marks(slow)
     assert found["latency_mean"] == found["latency_p50"] == "worse", slow["configurations"]
