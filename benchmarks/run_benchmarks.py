@@ -242,10 +242,14 @@ def main() -> int:
             results["scale"]["machine"] = machine(started)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    kept = results.get("ratios", {})  # --only scale: the overhead part's ratios stay
     results["ratios"] = {}
-    if "us_per_datapoint" in results:
+    if "overhead" in parts:
         results["ratios"] = ratios(results)
         print(report(results), end="\n\n")
+    else:
+        scale_keys = ("scale_", "analysis_")
+        results["ratios"] = {k: v for k, v in kept.items() if not k.startswith(scale_keys)}
     if "scale" in results:
         results["ratios"].update(scale_ratios(results["scale"]))
         print(scale_report(results["scale"]), end="\n\n")

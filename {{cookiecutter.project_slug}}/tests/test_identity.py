@@ -19,7 +19,7 @@ from {{ cookiecutter.module_name }}.harness.identity import (
     renamed,
     result_digest,
 )
-from {{ cookiecutter.module_name }}.harness.tracking import RowWriter
+from {{ cookiecutter.module_name }}.harness.tracking import RowWriter, flatten
 from {{ cookiecutter.module_name }}.params import Params, grid
 from {{ cookiecutter.module_name }}.predict import PREDICT_VERSION, predict
 
@@ -204,6 +204,6 @@ def test_the_streamed_plan_has_the_computation_keys_of_today(monkeypatch):
         assert hasher.key(prefix, hasher.tail(configurations[1])) == computation_key(
             predict, PREDICT_VERSION, items[0], configurations[1], replicate
         )
-    columns = next(work.batches())[1][0][2]
-    fields = dataclasses.fields(items[0])
-    assert columns == {f"item_{f.name}": getattr(items[0], f.name) for f in fields}
+    columns = next(work.batches())[1][0][2]  # the item's columns, as a row stores them
+    assert columns == flatten("item", items[0])
+    assert set(columns) == {f"item_{f.name}" for f in dataclasses.fields(items[0])}
