@@ -12,7 +12,7 @@ every benchmark kind; it reads the db through ``..tracking`` and never imports t
 
 from .core import ONLY_A, ONLY_B, compare, compare_rows, gated, regressions
 from .png import plot
-from .runs import previous_run, select
+from .runs import select
 from .stats import BETTER, INCONCLUSIVE, NO_VALUE, UNCHANGED, WORSE, Options
 from .text import markdown, render, to_json
 
@@ -30,7 +30,6 @@ __all__ = [
     "gated",
     "markdown",
     "plot",
-    "previous_run",
     "regressions",
     "render",
     "select",

@@ -144,17 +144,3 @@ def choose(runs_a: list[dict], runs_b: list[dict], a, b, db, baseline_db) -> tup
     run_a = {**run_a, "selector": a or "default", "db": str(baseline_db or db)}
     run_b = {**run_b, "selector": b or "default", "db": str(db)}
     return run_a, run_b
-
-
-def previous_run(predictions, track_id: str) -> dict | None:
-    """The latest run of the same phase that started before ``track_id`` (for the report)."""
-    all_runs = runs(predictions)
-    this = next((r for r in all_runs if r["track_id"] == track_id), None)
-    if this is None:
-        return None
-    earlier = [
-        r
-        for r in all_runs
-        if r["started"] < this["started"] and r.get("phase") == this.get("phase")
-    ]
-    return earlier[-1] if earlier else None
