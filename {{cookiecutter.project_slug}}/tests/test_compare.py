@@ -338,3 +338,20 @@ def test_every_per_datapoint_metric_has_a_direction(items, configurations):
     assert set(kind.ROW_HIGHER_IS_BETTER) == set(kind.row_values(result))
     assert all(isinstance(v, bool) for v in kind.ROW_HIGHER_IS_BETTER.values())
     assert all(isinstance(v, bool) for v in kind.HIGHER_IS_BETTER.values())
+
+
+def test_a_max_constant_within_each_run_is_not_served_as_a_mean(monkeypatch):
+    """A metric that is a max equals the mean on a run where its value is constant; the
+    permutations mix both runs' datapoints, so the vectorised path must not take it for one."""
+
+    def summarize(results):
+        values = [r["x"] for r in results]
+        return {"peak": max(values), "average": sum(values) / len(values)}
+
+    monkeypatch.setattr(means, "summary", summarize)
+    results_a = [{"x": 3.2} for _ in range(50)]
+    results_b = [{"x": 3.1} for _ in range(50)]
+    names = ["peak", "average"]
+    sides = [(results, means.shares(results, names)) for results in (results_a, results_b)]
+    forms = means.find_forms(sides, names, names, 0)
+    assert "peak" not in forms and forms["average"][0] == "mean"

@@ -101,6 +101,14 @@ def find_forms(sides, names, all_names, seed, points=None) -> dict[str, tuple]:
             points_here.append(summary([results[i] for i in picked]))
             picks.append(picked)
         checks.append((values, points_here, picks))
+    if len(sides) == 2 and len(sides[0][0]) == len(sides[1][0]):
+        # permutations mix the two runs' datapoints: a max is a mean on each run where it is
+        # constant, not on a mixture of two runs with different constants
+        (results_a, values_a), (results_b, values_b) = sides
+        swap = rng.random(len(results_a)) < 0.5
+        mixed = [b if s else a for a, b, s in zip(results_a, results_b, swap, strict=True)]
+        values = np.where(swap[:, None], values_b, values_a)
+        checks.append((values, [summary(mixed)], [np.arange(len(mixed))]))
     found = {}
     for name in names:
         for form in forms_of(name, all_names):
