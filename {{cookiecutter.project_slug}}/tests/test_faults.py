@@ -6,11 +6,12 @@ import sqlite3
 import sys
 import threading
 import time
+from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-from {{ cookiecutter.module_name }}.harness import kind, levels, runner
+from {{ cookiecutter.module_name }}.harness import kind, levels, pools, runner
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 from {{ cookiecutter.module_name }}.harness.values import BadResult, Columns, storable
 
@@ -136,6 +137,35 @@ def test_sys_exit_in_predict_is_an_error_row(
         db, "SELECT DISTINCT input_id, error_type, error FROM predictions WHERE error != ''"
     )
     assert errors == [(items[2].input_id, "SystemExit", "predict called sys.exit(3)")]
+
+
+def test_a_pool_found_broken_when_submitting_is_replaced_and_nothing_is_lost(
+    tmp_path, items, configurations, monkeypatch
+):
+    # A worker may die between two waits: the next submit raises BrokenProcessPool. The
+    # datapoint it was for must start again on a new pool, never end the run.
+    pools_made = []
+
+    class BreaksAfterTwo(ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):
+            if self is pools_made[0] and self.submitted >= 2:
+                raise BrokenExecutor("a worker died")
+            self.submitted += 1
+            return super().submit(*args, **kwargs)
+
+    def new_pool(parallelism, workers):
+        pool = BreaksAfterTwo(workers)
+        pool.submitted = 0
+        pools_made.append(pool)
+        return pool
+
+    monkeypatch.setattr(pools, "new_pool", new_pool)
+    db = tmp_path / "bench.db"
+    summary = runner.run(items[:4], configurations, options(db, parallelism="threads"))
+    assert len(pools_made) >= 2
+    assert summary.computed == 4 * len(configurations) and summary.failed == 0
+    counts = rows(db, "SELECT COUNT(*), COUNT(DISTINCT input_id || config_id) FROM predictions")
+    assert counts == [(4 * len(configurations), 4 * len(configurations))]
 
 
 @pytest.mark.parametrize("parallelism", ["none", "threads"])

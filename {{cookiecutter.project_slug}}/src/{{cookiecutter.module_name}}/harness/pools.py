@@ -205,7 +205,15 @@ def compute_pool(tasks: Iterable, parallelism: str, workers: int, control: Contr
                 if task is None:
                     break
                 key, (item, params) = task
-                future = pool.submit(execute, item, params)
+                try:
+                    future = pool.submit(execute, item, params)
+                except BrokenExecutor:  # a worker died since the last wait: start it later
+                    (suspects if suspect else again).appendleft(task)
+                    if running:  # the wait below sees their futures fail, and replaces the pool
+                        break
+                    discard(pool, kill=True)
+                    pool = new_pool(parallelism, workers)
+                    continue
                 running[future] = (key, item, params, time.monotonic(), suspect)
             if not running:
                 return
