@@ -173,6 +173,16 @@ def test_an_operational_error_is_one_line_and_exit_status_2(tmp_path, capsys, mo
         app(["validate", str(damaged)], prog_name="bench")
 
 
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_a_limit_below_one_is_refused_before_anything_runs(tmp_path, capsys, limit):
+    db = tmp_path / "bench.db"
+    with pytest.raises(SystemExit) as exited:
+        app(["run", "--limit", limit, "--db", str(db), "--no-progress"], prog_name="bench")
+    assert exited.value.code == 2
+    assert "--limit" in capsys.readouterr().err
+    assert not db.exists()
+
+
 def test_the_cache_reads_and_writes_many_entries_as_diskcache_does(tmp_path):
     """get_many/put_many: diskcache's own rows (xt cache ls/delete read them), replaced on a
     second put, large values in files, one configuration clearable on its own."""

@@ -62,7 +62,9 @@ def run(
     data: Path = typer.Option(
         None, exists=True, dir_okay=False, help="Dataset to run over (default: the bundled one)."
     ),
-    limit: int = typer.Option(None, help=f"Use the first N items (dev default: {DEV_LIMIT})."),
+    limit: int = typer.Option(
+        None, min=1, help=f"Use the first N items (dev default: {DEV_LIMIT})."
+    ),
     experiment: str = typer.Option(EXPERIMENT, help="Experiment name recorded on every row."),
     db: Path = typer.Option(
         None, help=f"Results db (default {RESULTS_DB}, or {DEV_DB} with --dev)."
