@@ -52,6 +52,7 @@ def faulty(item, params):
     if fault == "hang":
         time.sleep(hang)
     if fault == "stubborn":  # swallows Ctrl-C, as a careless retry loop does
+        open(os.environ["EXECUTION_LOG"] + ".stubborn", "w").close()  # the test waits for it
         for _ in range(3):
             try:
                 time.sleep(hang)
@@ -311,7 +312,9 @@ def test_ctrl_c_stops_a_hung_predict_and_a_second_one_exits_at_once(
     assert saved_rows(tmp_path) == 1
     # A predict that swallows KeyboardInterrupt ignores the first Ctrl-C; the second exits now.
     process = start(shared_python, project, tmp_path, "--limit", "2", faults="s001=stubborn")
-    time.sleep(3)
+    # in the stubborn predict (a fixed wait failed when start-up was slow under load)
+    wait_for((tmp_path / "executions.log.stubborn").exists)
+    time.sleep(0.3)
     process.send_signal(signal.SIGINT)
     time.sleep(1)
     assert process.poll() is None, "the stubborn predict should have kept the run going"
