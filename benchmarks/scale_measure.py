@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import sys
@@ -29,6 +30,7 @@ predict_module = importlib.import_module(f"{MODULE}.predict")
 Item = importlib.import_module(f"{MODULE}.data").Item
 grid = importlib.import_module(f"{MODULE}.params").grid
 LABELS = ("positive", "negative", "neutral")
+USAGE = ("minflt", "majflt", "inblock", "oublock")
 
 
 def has_journal_option() -> bool:
@@ -73,9 +75,11 @@ def point(db: str, n: int, phase: str, per_row: bool = False, journal: str = "")
         return {"available": False}
     use_predict(noop)
     data, configurations = items(n), grid()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     before, started = os.times(), time.perf_counter()
     summary = runner.run(data, configurations, options(db, per_row, journal))
     seconds, after = time.perf_counter() - started, os.times()
+    used = resource.getrusage(resource.RUSAGE_SELF)
     n = len(data) * len(configurations)
     expected = (n, 0) if phase == "first" else (0, n)
     assert (summary.computed, summary.reused) == expected, (summary, expected)
@@ -84,6 +88,8 @@ def point(db: str, n: int, phase: str, per_row: bool = False, journal: str = "")
         "seconds": seconds,
         "user_s": after.user - before.user,
         "sys_s": after.system - before.system,
+        # page faults and file-system blocks (512 B) read and written over the pass
+        **{name: getattr(used, f"ru_{name}") - getattr(usage, f"ru_{name}") for name in USAGE},
         "track_id": summary.track_id,
     }
 

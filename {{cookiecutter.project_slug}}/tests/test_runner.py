@@ -7,6 +7,7 @@ import sys
 from contextlib import closing
 from dataclasses import replace
 
+import diskcache
 import pytest
 
 from {{ cookiecutter.module_name }}.harness import kind, runner
@@ -136,3 +137,21 @@ def test_journal_wal_is_an_option_and_the_default_is_the_rollback_journal(
     assert exit_code(validate(default)) == 0 and exit_code(validate(wal)) == 0
     with pytest.raises(OperationalError, match="journal 'memory'"):
         runner.run(items[:2], configurations, replace(options(wal), journal="memory"))
+
+
+def test_the_cache_keeps_statement_journals_in_memory_and_stays_a_diskcache(
+    tmp_path, items, configurations
+):
+    # A temp-file statement journal cost ~8 pwrite calls per cache entry (benchmarks/README.md).
+    db = tmp_path / "bench.db"
+    first = runner.run(items, configurations, options(db))
+    store = runner.open_cache(runner.cache_dir_for(db))
+    try:
+        assert store.store._sql("PRAGMA temp_store").fetchone() == (2,)
+    finally:
+        store.close()
+    # opened as `xt cache ls` opens it: every computed datapoint, in xetrack's layout
+    with closing(diskcache.Cache(str(runner.cache_dir_for(db)))) as plain:
+        assert len(plain) == first.computed
+        values = [plain[key] for key in plain.iterkeys()]
+    assert {value["cache"] for value in values} == {first.track_id}

@@ -42,7 +42,11 @@ class ResultCache:
         # diskcache's defaults evict entries past 1 GB (results would silently be recomputed)
         # and check the size on every set (half the cost of a set): neither fits a result store.
         # Its 64 MB memory map and 32 MB page cache would make the run's memory grow with the
-        # cache (up to ~100 MB): the OS caches the file anyway.
+        # cache (up to ~100 MB): the OS caches the file anyway. Statement journals in memory:
+        # each insert (diskcache's count and size triggers, its unique key index) journals the
+        # pages it changes, and in a temp file that was ~8 pwrite calls per entry, the biggest
+        # system-time cost of a first pass (1M datapoints: 33 of 92 us of CPU per datapoint).
+        # A statement's journal is dropped when the statement ends: a few pages at a time.
         try:
             self.store = diskcache.Cache(
                 str(self.directory),
@@ -51,6 +55,7 @@ class ResultCache:
                 cull_limit=0,
                 sqlite_mmap_size=0,
                 sqlite_cache_size=CACHE_PAGES,
+                sqlite_temp_store=2,  # MEMORY
             )
             len(self.store)  # reads its index: a damaged file fails here, not mid-run
         except (sqlite3.DatabaseError, OSError) as error:
