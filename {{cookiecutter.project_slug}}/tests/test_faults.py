@@ -1,6 +1,7 @@
 """When things go wrong: awkward result values, sys.exit and hangs in predict (harness/values.py,
 harness/pools.py). Each bad datapoint becomes an error row; the others are recorded as usual."""
 
+import dataclasses
 import math
 import sqlite3
 import sys
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.module_name }}.harness import kind, levels, pools, runner
-from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
+from {{ cookiecutter.module_name }}.harness.schema import params_column_types
+from {{ cookiecutter.module_name }}.harness.tracking import PREDICTIONS, RowWriter, run_metadata
 from {{ cookiecutter.module_name }}.harness.values import BadResult, Columns, storable
 
 
@@ -77,6 +79,36 @@ def poisoned(bad_id, value):
         return {**result, "extra": value} if item.input_id == bad_id else result
 
     return predict
+
+
+def test_a_column_whose_first_batch_is_none_keeps_its_declared_type(tmp_path):
+    # An Optional param left None in the first batch: its column must not be TEXT, which would
+    # store the numbers of later batches as text.
+    db = tmp_path / "bench.db"
+    writer = RowWriter(db, PREDICTIONS, "t", column_types={"params_temperature": "REAL"})
+    writer.write([{"input_id": "a", "params_temperature": None, "params_note": None}])
+    writer.write([{"input_id": "b", "params_temperature": 0.5, "params_note": "x"}])
+    writer.close()
+    found = rows(
+        db,
+        "SELECT typeof(params_temperature), params_temperature, params_note FROM predictions "
+        "ORDER BY input_id",
+    )
+    assert found == [("null", None, None), ("real", 0.5, "x")]
+
+
+def test_the_runner_types_params_columns_from_params(tmp_path, items, configurations, monkeypatch):
+    given = []
+
+    class Recording(RowWriter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            given.append(self.column_types)
+
+    monkeypatch.setattr(runner, "RowWriter", Recording)
+    runner.run(items[:1], configurations[:1], options(tmp_path / "bench.db"))
+    assert given == [params_column_types(kind.Params)]
+    assert set(given[0]) == {f"params_{f.name}" for f in dataclasses.fields(kind.Params)}
 
 
 def test_a_bad_value_costs_only_its_own_rows(tmp_path, items, configurations, monkeypatch):

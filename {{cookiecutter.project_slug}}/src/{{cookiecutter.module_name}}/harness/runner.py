@@ -46,6 +46,7 @@ from .levels import ITEMS_OF, recording
 from .plan import Plan
 from .pools import POOLS, Control, Interrupted, compute_pool, compute_serial
 from .recorder import Recorder
+from .schema import params_column_types
 from .tracking import (
     ENGINE,
     JOURNALS,
@@ -311,7 +312,8 @@ def _run_locked(items, configurations, options: RunOptions, db: Path, control) -
     )
     summary = RunSummary(track_id=metrics_tracker.track_id)
     summary.duplicates = work.duplicates
-    writer = RowWriter(db, PREDICTIONS, summary.track_id, journal=options.journal)
+    column_types = params_column_types(Params)
+    writer = RowWriter(db, PREDICTIONS, summary.track_id, options.journal, column_types)
     cache = open_cache(cache_dir_for(db))
     killed = cache.interrupted_run()
     if killed:

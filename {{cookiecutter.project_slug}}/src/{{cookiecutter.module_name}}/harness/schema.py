@@ -76,6 +76,12 @@ def declared(params_type: type) -> Declared:
     return found
 
 
+def params_column_types(params_type: type) -> dict[str, str]:
+    """params_<field> -> the column type its annotation gives (RowWriter's column_types)."""
+    hints = type_hints(params_type)
+    return {f"params_{f.name}": sql_type(hints[f.name]) for f in dataclasses.fields(params_type)}
+
+
 def sql_type(annotation) -> str:
     """Column type of a field: its type, or the type beside None of an Optional one."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):

@@ -160,7 +160,10 @@ class RowWriter:
     as the key, columns typed as xetrack types them).
     """
 
-    def __init__(self, db: Path, table: str, track_id: str, journal: str = ""):
+    def __init__(self, db: Path, table: str, track_id: str, journal: str = "", column_types=None):
+        # a column's type when its first batch holds no value (an Optional param left None):
+        # TEXT would turn the numbers written later into text
+        self.column_types = column_types or {}
         self.connection = sqlite3.connect(db, timeout=60)
         if journal == "wal":  # per connection (set_journal sets the file's mode, before)
             self.connection.execute("PRAGMA synchronous = NORMAL")
@@ -185,7 +188,9 @@ class RowWriter:
             if name not in self.columns:
                 if not name.isidentifier():
                     raise ValueError(f"column name {name!r} is not an identifier")
-                sql_type = column_type(row.get(name) for row in rows)
+                sql_type = column_type(
+                    (row.get(name) for row in rows), self.column_types.get(name, "TEXT")
+                )
                 self.connection.execute(
                     f'ALTER TABLE "{self.table}" ADD COLUMN "{name}" {sql_type}'
                 )
@@ -242,8 +247,9 @@ def set_journal(db: Path, journal: str) -> None:
         connection.close()
 
 
-def column_type(values) -> str:
-    """SQL type of a new column: xetrack's type of its values, REAL when ints and floats mix.
+def column_type(values, default: str = "TEXT") -> str:
+    """SQL type of a new column: xetrack's type of its values, REAL when ints and floats mix,
+    ``default`` when none has a value.
 
     One type per column keeps the db readable by xetrack's DuckDB engine, which refuses a float
     in an INTEGER column.
@@ -251,6 +257,8 @@ def column_type(values) -> str:
     types = {SqliteEngine.to_sql_type(value) for value in values if value is not None}
     if types == {"INTEGER", "REAL"}:
         return "REAL"
+    if not types:
+        return default
     return types.pop() if len(types) == 1 else "TEXT"
 
 
