@@ -115,9 +115,7 @@ def both_paths(results_a, results_b, names, differences, options):
         former[name] = stats.paired_bootstrap(
             np.zeros(d.size), d, options.resamples, [options.seed, 2], options.confidence
         )
-    served, of_rows = joint.joint_intervals(
-        results_a, results_b, names, differences, options, None
-    )
+    served, of_rows = joint.joint_intervals(results_a, results_b, names, differences, options, None)
     return former, {**served, **of_rows}
 
 
