@@ -50,6 +50,7 @@ def test_the_draws_are_bootstrap_counts_and_swaps_of_whole_clusters():
     counts, swaps = joint.draw(rng, joint.clusters(50, None), 400)
     assert counts.shape == swaps.shape == (400, 50) and (counts.sum(axis=1) == 50).all()
     assert abs(counts.mean() - 1) < 0.05 and abs(swaps.mean() - 0.5) < 0.05
+    assert set(np.unique(swaps)) == {0.0, 1.0} and (counts == np.round(counts)).all()
     groups = [f"g{i // 5}" for i in range(50)]  # 10 clusters of 5
     counts, swaps = joint.draw(rng, joint.clusters(50, groups), 400)
     for matrix in (counts, swaps):  # a datapoint counts as its cluster
@@ -79,7 +80,7 @@ def test_the_shared_intervals_are_what_summarize_gives_on_the_same_draws(
     assert len(counts) == 60
     boot, null, boot_d = [], [], []
     for count, swap in zip(counts, swaps, strict=True):
-        picked = np.repeat(np.arange(120), count)
+        picked = np.repeat(np.arange(120), count.astype(int))
         one_a, one_b = summarize([a[i] for i in picked]), summarize([b[i] for i in picked])
         boot.append([np.nan if one_a[m] is None else one_b[m] - one_a[m] for m in NAMES])
         side_a = summarize([y if s else x for x, y, s in zip(a, b, swap, strict=True)])

@@ -35,14 +35,15 @@ def clusters(n: int, groups) -> np.ndarray:
 def draw(rng, cluster: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(counts, swaps) of ``size`` resamples, each size x datapoints: the number of times each
     datapoint is in a bootstrap resample of the clusters (drawn with replacement, as many as
-    there are), and whether its cluster is swapped in a permutation (probability 1/2)."""
+    there are), and whether its cluster is swapped in a permutation (1.0, probability 1/2, else
+    0.0). Floats, for the matrix products (small integers: exact)."""
     k = int(cluster.max()) + 1
     picked = rng.integers(0, k, size=(size, k), dtype=np.int32)
-    counts = np.empty((size, k), dtype=np.int32)
+    counts = np.empty((size, k))
     for row, indices in enumerate(picked):
         counts[row] = np.bincount(indices, minlength=k)
     bits = rng.integers(0, 256, size=(size, (k + 7) // 8), dtype=np.uint8)
-    swaps = np.unpackbits(bits, axis=1, count=k).astype(bool)
+    swaps = np.unpackbits(bits, axis=1, count=k).astype(float)
     if k == cluster.size and np.array_equal(cluster, np.arange(k)):
         return counts, swaps
     return counts[:, cluster], swaps[:, cluster]
@@ -92,10 +93,10 @@ def joint_intervals(
     permuted = {name: [] for name in forms}
     for start in range(0, total, chunk):
         counts, swaps = draw(rng, cluster, min(chunk, total - start))
-        totals = counts.astype(float) @ product
+        totals = counts @ product
         of_a, of_b = means.metrics(totals[:, :k], forms), means.metrics(totals[:, k : 2 * k], forms)
         if forms:  # A's side of a permutation: A's values, B's where swapped; B's: the rest
-            side_a = base + swaps.astype(float) @ change
+            side_a = base + swaps @ change
             side_a, side_b = means.metrics(side_a, forms), means.metrics(both - side_a, forms)
         for name in forms:
             boot[name].append(of_b[name] - of_a[name])
