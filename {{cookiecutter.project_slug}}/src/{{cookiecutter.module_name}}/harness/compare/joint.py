@@ -22,7 +22,7 @@ import numpy as np
 from . import means
 from .stats import Interval, Options, cluster_sums, normal_p, quantiles, summary
 
-CELLS = 4_000_000  # resamples x datapoints per chunk: bounded memory (~70 MB at most)
+CELLS = 2_000_000  # resamples x datapoints per chunk: bounded memory (~40 MB at most)
 
 
 def clusters(n: int, groups) -> np.ndarray:
