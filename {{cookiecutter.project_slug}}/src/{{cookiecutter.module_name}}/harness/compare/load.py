@@ -199,11 +199,14 @@ class Rows:
             for c, v in zip(self.params_columns, group[0][1:first], strict=True)
         }
         # column by column (list comprehensions, not a call per value): one object per distinct
-        # text value, a million rows sharing a handful of labels
+        # text value of a column of labels (a million rows sharing a handful of them)
         found = []
         for column in list(zip(*group, strict=True))[first:]:
-            shared = {}
-            found.append([shared.setdefault(v, v) if v.__class__ is str else v for v in column])
+            sample = column[:SAMPLE]
+            if any(v.__class__ is str for v in sample) and len(set(sample)) <= SAMPLE // 5:
+                shared = {}
+                column = [shared.setdefault(v, v) if v.__class__ is str else v for v in column]
+            found.append(column)
         make = self.row
         rows = [make(zip(columns, values, strict=True)) for values in zip(*found, strict=True)]
         by_id = {str(row["input_id"]): row for row in rows}
