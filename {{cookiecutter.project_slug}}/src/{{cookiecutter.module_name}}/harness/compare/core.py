@@ -150,10 +150,8 @@ def row_pairs(results_a: list[dict], results_b: list[dict]) -> dict:
     values_b = [kind.row_values(r) for r in results_b]
     found = {}
     for name in row_directions():
-        a, b = (
-            np.array([np.nan if known(v.get(name)) is None else v[name] for v in values], float)
-            for values in (values_a, values_b)
-        )
+        # None (and NaN) as NaN: numpy's conversion, no call per value
+        a, b = (np.array([v.get(name) for v in values], float) for values in (values_a, values_b))
         found[name] = (a, b, ~np.isnan(a) & ~np.isnan(b))
     return found
 
