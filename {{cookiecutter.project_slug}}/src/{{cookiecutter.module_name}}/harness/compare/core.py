@@ -12,7 +12,9 @@ Each metric is then marked by ``stats.decide``. Datapoints that failed in either
 never dropped silently.
 """
 
+import contextlib
 import fnmatch
+import gc
 import sys
 import zlib
 from dataclasses import asdict
@@ -25,8 +27,8 @@ from .. import kind
 from ..tracking import is_result_column
 from . import between
 from .fast import latency_intervals
+from .joint import joint_intervals
 from .load import Rows, paired_streams
-from .means import mean_intervals
 from .runs import pick
 from .stats import (
     MARKS,
@@ -141,6 +143,19 @@ def side_entries(results_a: list[dict], results_b: list[dict], mark: str) -> lis
     return entries
 
 
+def row_pairs(results_a: list[dict], results_b: list[dict]) -> dict:
+    """Per-datapoint metric -> (A's values, B's values, kept): NaN where a value is missing,
+    ``kept`` where neither is."""
+    values_a = [kind.row_values(r) for r in results_a]
+    values_b = [kind.row_values(r) for r in results_b]
+    found = {}
+    for name in row_directions():
+        # None (and NaN) as NaN: numpy's conversion, no call per value
+        a, b = (np.array([v.get(name) for v in values], float) for values in (values_a, values_b))
+        found[name] = (a, b, ~np.isnan(a) & ~np.isnan(b))
+    return found
+
+
 def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> dict:
     """Every declared metric of one configuration, A against B (either may have no rows)."""
     by_a = results_by_id(rows_a) if len(rows_a) else {}
@@ -178,19 +193,31 @@ def compare_results(config_id: str, params: dict, by_a: dict, by_b: dict, option
     results_a, results_b = [by_a[k] for k in paired], [by_b[k] for k in paired]
     groups = [results_a[i].get(kind.GROUP) for i in range(len(paired))] if kind.GROUP else None
     summary_a, summary_b = summary(results_a), summary(results_b)
-    # Intervals where they can matter: a metric that changed. Seeds name the metric only.
+    # Intervals where they can matter: a metric that changed, not a machine measurement (those
+    # are judged between replicate runs, between.py, never on this run's resamples).
+    measured = set(kind.MEASUREMENTS)
     changed = [
         name
         for name in kind.HIGHER_IS_BETTER
         if known(summary_a.get(name)) is not None
         and known(summary_b.get(name)) is not None
         and summary_a[name] != summary_b[name]
+        and name not in measured
     ]
-    seed = [options.seed, zlib.crc32(" ".join(changed).encode())]
+    pairs = row_pairs(results_a, results_b)
+    differences = {  # per-datapoint metrics on every pair: from the shared resamples
+        name: b - a
+        for name, (a, b, kept) in pairs.items()
+        if kept.all() and name not in measured and not np.array_equal(a, b)
+    }
     points = (summary_a, summary_b)  # summarize once per run: each call reads every row
+    seed = [options.seed, zlib.crc32(" ".join(changed).encode())]  # seeds name the metrics only
     intervals = latency_intervals(results_a, results_b, changed, options, seed, groups, points)
     others = [name for name in changed if name not in intervals]
-    intervals.update(mean_intervals(results_a, results_b, others, options, seed, groups, points))
+    served, of_rows = joint_intervals(
+        results_a, results_b, others, differences, options, groups, points
+    )
+    intervals.update(served)
     rest = [name for name in changed if name not in intervals]  # through the kind's summarize
     if rest:
         intervals.update(resample_summaries(results_a, results_b, rest, options, seed, groups))
@@ -207,39 +234,23 @@ def compare_results(config_id: str, params: dict, by_a: dict, by_b: dict, option
         )
         for name, higher in kind.HIGHER_IS_BETTER.items()
     ]
-    values_a = [kind.row_values(r) for r in results_a]
-    values_b = [kind.row_values(r) for r in results_b]
     for name, higher in row_directions().items():
-        kept = [
-            (x, y, g)
-            for x, y, g in (
-                (known(va.get(name)), known(vb.get(name)), None if groups is None else groups[i])
-                for i, (va, vb) in enumerate(zip(values_a, values_b, strict=True))
-            )
-            if x is not None and y is not None
-        ]
-        if not kept:
+        a, b, kept = pairs[name]
+        if not kept.any():
             metrics.append(metric_entry(name, "datapoint", higher, None, None, None, mark=NO_VALUE))
             continue
-        a, b = (np.asarray(side, dtype=float) for side in list(zip(*kept, strict=True))[:2])
-        interval = None
-        if not np.array_equal(a, b):
+        interval = of_rows.get(name)
+        a, b = a[kept], b[kept]
+        if interval is None and name not in measured and not np.array_equal(a, b):
+            # some pairs failed on a side: resampled over the others, on draws of their own
             seed = [options.seed, zlib.crc32(name.encode())]
-            kept_groups = None if groups is None else [g for _, _, g in kept]
+            kept_groups = None if groups is None else list(np.asarray(groups, object)[kept])
             interval = paired_bootstrap(
                 a, b, options.resamples, seed, options.confidence, kept_groups
             )
+        threshold = options.threshold_for(name)
         metrics.append(
-            metric_entry(
-                name,
-                "datapoint",
-                higher,
-                a.mean(),
-                b.mean(),
-                options.threshold_for(name),
-                interval,
-                len(kept),
-            )
+            metric_entry(name, "datapoint", higher, a.mean(), b.mean(), threshold, interval, a.size)
         )
     entry["metrics"] = metrics
     return entry
@@ -271,16 +282,31 @@ def compare_runs(
 ) -> dict:
     """``compare_rows`` of two runs read from their db one configuration at a time (SQL)."""
     options = options or Options()
-    configurations = [
-        compare_results(config_id, params, by_a, by_b, options)
-        for config_id, params, by_a, by_b in tqdm(
-            paired_streams(rows_a, rows_b),
-            desc="compare",
-            unit="configuration",
-            disable=not sys.stderr.isatty(),
-        )
-    ]
+    with no_cycle_collection():
+        configurations = [
+            compare_results(config_id, params, by_a, by_b, options)
+            for config_id, params, by_a, by_b in tqdm(
+                paired_streams(rows_a, rows_b),
+                desc="compare",
+                unit="configuration",
+                disable=not sys.stderr.isatty(),
+            )
+        ]
     return comparison(configurations, run_a, run_b, options, sides)
+
+
+@contextlib.contextmanager
+def no_cycle_collection():
+    """Python's cycle collector paused: a configuration is hundreds of thousands of small
+    dicts (rows) without reference cycles, freed as soon as it is compared; the collector
+    walked them again and again (a fifth of compare's time at 1M rows per run)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def comparison(

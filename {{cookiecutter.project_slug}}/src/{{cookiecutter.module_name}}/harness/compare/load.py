@@ -67,16 +67,21 @@ class Row(dict):
             self.missed.add(key)
 
     def get(self, key, default=None):
-        self.note(key)
-        return dict.get(self, key, default)
+        try:  # a key the row has: nothing to note (the fast path, millions of calls)
+            return dict.__getitem__(self, key)
+        except KeyError:
+            self.note(key)
+            return default
 
     def __missing__(self, key):
         self.note(key)
         raise KeyError(key)
 
     def __contains__(self, key) -> bool:
+        if dict.__contains__(self, key):
+            return True
         self.note(key)
-        return dict.__contains__(self, key)
+        return False
 
     def note_all(self) -> None:
         self.missed.update(self.table - dict.keys(self))
@@ -101,6 +106,14 @@ class Reader(Row):
     """A row that notes every key asked for (``missed``: here, the columns read)."""
 
     __slots__ = ()
+
+    def get(self, key, default=None):
+        self.note(key)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key) -> bool:
+        self.note(key)
+        return dict.__contains__(self, key)
 
     def note(self, key) -> None:
         self.missed.add(key)
@@ -178,20 +191,26 @@ class Rows:
     def configuration(self, config_id: str, group, columns: list[str]):
         """(config_id, params, input_id -> Row) from the SELECTed tuples of one configuration."""
         first = len(self.params_columns) + 1
-        shared = {}  # one object per distinct text value: a million rows, a handful of labels
-        by_id, params = {}, None
-        for values in group:
-            if params is None:
-                params = {
-                    c.removeprefix("params_"): plain(v)
-                    for c, v in zip(self.params_columns, values[1:first], strict=True)
-                }
-            row = self.row(
-                (c, shared.setdefault(v, v) if isinstance(v, str) else v)
-                for c, v in zip(columns, values[first:], strict=True)
-            )
-            by_id[str(row["input_id"])] = row
-        return config_id, params or {}, by_id
+        group = list(group)
+        if not group:
+            return config_id, {}, {}
+        params = {
+            c.removeprefix("params_"): plain(v)
+            for c, v in zip(self.params_columns, group[0][1:first], strict=True)
+        }
+        # column by column (list comprehensions, not a call per value): one object per distinct
+        # text value of a column of labels (a million rows sharing a handful of them)
+        found = []
+        for column in list(zip(*group, strict=True))[first:]:
+            sample = column[:SAMPLE]
+            if any(v.__class__ is str for v in sample) and len(set(sample)) <= SAMPLE // 5:
+                shared = {}
+                column = [shared.setdefault(v, v) if v.__class__ is str else v for v in column]
+            found.append(column)
+        make = self.row
+        rows = [make(zip(columns, values, strict=True)) for values in zip(*found, strict=True)]
+        by_id = {str(row["input_id"]): row for row in rows}
+        return config_id, params, by_id
 
     def reread(self, config_id: str, columns: list[str]):
         """One configuration again with ``columns`` (a column its point summaries missed)."""

@@ -41,19 +41,21 @@ def masked_shares(results: list[dict], names: list[str]) -> np.ndarray:
     columns = sorted({c for r in results for c in r})
     distinct = {c: {repr(r.get(c)) for r in results[: MASKED * 4]} for c in columns}
     masked = {c for c in columns if len(distinct[c]) > MASKED}
-    stand_ins, singles = {}, {}
-
-    def stand_in(column, value):
-        kind = None if value is None else bool(value)
-        return stand_ins.setdefault((column, kind), value)
-
-    found = []
-    for r in results:
-        key = tuple(stand_in(c, r.get(c)) if c in masked else r.get(c) for c in columns)
-        if key not in singles:
-            single = summary([dict(zip(columns, key, strict=True))])
-            singles[key] = [np.nan if single.get(m) is None else float(single[m]) for m in names]
-        found.append(singles[key])
+    keys = []  # column by column (list comprehensions, not a call per value), then per row
+    for c in columns:
+        values = [r.get(c) for r in results]
+        if c in masked:  # the first value of each kind stands in: None, false, true
+            stand_ins = {}
+            for v in values:
+                stand_ins.setdefault(None if v is None else bool(v), v)
+            values = [stand_ins[None if v is None else bool(v)] for v in values]
+        keys.append(values)
+    rows = list(zip(*keys, strict=True)) if keys else [()] * len(results)
+    singles = {}
+    for key in set(rows):
+        single = summary([dict(zip(columns, key, strict=True))])
+        singles[key] = [np.nan if single.get(m) is None else float(single[m]) for m in names]
+    found = [singles[key] for key in rows]
     return np.array(found, dtype=float).reshape(len(results), len(names))
 
 
