@@ -121,7 +121,7 @@ def cycled(db, size: int) -> list[dict]:
     return [{**results[i % len(results)], "input_id": f"x{i:05d}"} for i in range(size)]
 
 
-@pytest.mark.parametrize("size", [60, 2100])  # 2100: shares are first tried on a sample
+@pytest.mark.parametrize("size", [60, 500])  # 500: shares are first tried on a sample
 def test_the_vectorised_intervals_are_the_summarize_bootstrap_on_the_same_draws(db, size):
     results = cycled(db, size)
     point = stats.summary(results)
@@ -152,7 +152,7 @@ def test_the_ranking_decides_as_a_summarize_resampling_test_would(db, case):
     """The test against the best (compare's path: fast.py, means.py, then summarize) and
     stats.resample_summaries alone, on failures added to a copy of a configuration: every other
     datapoint (clearly worse) or a single one (within noise); no p-value near 0.05."""
-    best = cycled(db, 400)
+    best = cycled(db, 240)
     primary = stats.summary(best)[kind.PRIMARY]
     step = 2 if case == "clear" else len(best)
     for first in range(len(best)):
@@ -164,17 +164,17 @@ def test_the_ranking_decides_as_a_summarize_resampling_test_would(db, case):
             break
     else:
         pytest.skip(f"failed datapoints do not change {kind.PRIMARY}")
-    options = stats.Options()
-    fast = intervals.paired(best, worse, kind.PRIMARY, options, options.seed, None)
+    options = stats.Options(summary_resamples=50)  # summarize calls: fewer, no p near 0.05
+    found = ranking.rank_results(  # the test against the best: intervals.paired
+        [("a", {}, {r["input_id"]: r for r in best}), ("b", {}, {r["input_id"]: r for r in worse})],
+        options=options,
+    )["configurations"]
     slow = stats.resample_summaries(best, worse, [kind.PRIMARY], options, options.seed)
-    p_values = [fast.p_value, slow[kind.PRIMARY].p_value]
+    p_values = [found[1]["p_value"], slow[kind.PRIMARY].p_value]
     if case == "clear":
         assert max(p_values) < 0.001, p_values
     else:
         assert min(p_values) > 0.2, p_values
-    found = ranking.rank_results(
-        [("a", {}, {r["input_id"]: r for r in best}), ("b", {}, {r["input_id"]: r for r in worse})]
-    )["configurations"]
     expected = ranking.WORSE_THAN_BEST if case == "clear" else ranking.WITHIN
     assert [c["status"] for c in found] == [ranking.BEST, expected]
-    assert found[1]["p_value"] == fast.p_value and found[1]["n_shared"] == len(best)
+    assert found[1]["n_shared"] == len(best)

@@ -20,11 +20,12 @@ import numpy as np
 from ..shared_metrics import LATENCY_HIGHER_IS_BETTER
 from .fast import Ranked, latencies, resampled, same, statistic
 from .fast import latency_intervals as latency_paired
-from .means import CHECKED, find_forms, masked_shares, shares, sums
+from .means import find_forms, masked_shares, shares, sums
 from .means import mean_intervals as mean_paired
 from .stats import Interval, Options, cluster_draws, quantiles, resample_summaries, summary
 
 CHUNK = 20  # resamples drawn at a time: bounded memory (the same draws as one call for all)
+SAMPLE = 200  # datapoints on which a form must hold before summarize runs on every datapoint
 
 
 def latency_names(results: list[dict], names: list[str], point: dict):
@@ -38,14 +39,14 @@ def latency_names(results: list[dict], names: list[str], point: dict):
 def share_forms(results: list[dict], names: list[str], point: dict, seed) -> list[tuple]:
     """[(share columns for ``sums``, forms)] of the metrics of ``names`` that are means, sums or
     ratios of per-datapoint shares: from ``masked_shares`` first, then ``shares`` (one summarize
-    call per datapoint: tried only for the forms that first hold on a sample of CHECKED)."""
+    call per datapoint: tried only for the forms that first hold on the first SAMPLE)."""
     all_names = list(point)
     found, left = [], list(names)
     for make in (masked_shares, shares):
         if not left:
             break
-        if make is shares and len(results) > CHECKED:
-            sample = results[:CHECKED]
+        if make is shares and len(results) > SAMPLE:
+            sample = results[:SAMPLE]
             left = list(find_forms([(sample, shares(sample, all_names))], left, all_names, seed))
             if not left:
                 break
@@ -101,10 +102,12 @@ def bootstrap_intervals(results, names, point, confidence, seed, groups, resampl
 
 def paired(results_a, results_b, name: str, options: Options, seed, groups) -> Interval:
     """summarize(B) - summarize(A) of metric ``name`` on paired datapoints, as compare tests it:
-    fast.py, then means.py, then the kind's summarize on each resample."""
+    fast.py, then means.py (when a form holds on A's first SAMPLE datapoints), then the kind's
+    summarize on each resample."""
     points = (summary(results_a), summary(results_b))
     found = latency_paired(results_a, results_b, [name], options, seed, groups, points)
-    if name not in found:
+    sample = results_a[:SAMPLE]  # a metric with no form there: not worth one summarize call each
+    if name not in found and share_forms(sample, [name], summary(sample), seed):
         found = mean_paired(results_a, results_b, [name], options, seed, groups, points)
     if name not in found:
         found = resample_summaries(results_a, results_b, [name], options, seed, groups)
