@@ -14,6 +14,7 @@ intervals, a second for the tests against the best (its results and one other's 
 """
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from .. import kind
 from ..tracking import PREDICTIONS, read_table, table_exists
 from .core import config_params, results_by_id
 from .intervals import bootstrap, paired
-from .load import Rows, run_list
+from .load import Rows, connect, quoted, run_list
 from .runs import RUN_COLUMNS, resolve, runs
 from .stats import (
     CONFIDENCE,
@@ -170,11 +171,26 @@ def rank(db: Path, selector: str | None = None, engine: str = "sqlite", options=
 
 
 def reread(rows: Rows, first: str):
-    """(config_id, input_id -> result) of configuration ``first``, then of every other one."""
-    yield first, rows.checked(first, rows.reread(first, rows.columns)[2])
-    for config_id, _, by_id in rows.stream():
-        if config_id != first:
-            yield config_id, rows.checked(config_id, by_id)
+    """(config_id, input_id -> result) of configuration ``first``, then of every other one,
+    as plain dicts of the columns the first pass found summarize reads (``rows.columns``)."""
+    columns = list(rows.columns)
+    select = ", ".join(quoted(c) for c in ["config_id", *columns])
+    query = f"SELECT {select} FROM {PREDICTIONS} WHERE {rows.where}"
+    with connect(rows.db) as connection:
+        found = connection.execute(f"{query} AND config_id = ?", (rows.track_id, first))
+        yield first, by_input_id(found, columns)
+        cursor = connection.execute(f"{query} AND config_id != ? ORDER BY config_id, rowid",
+                                    (rows.track_id, first))  # fmt: skip
+        cursor.arraysize = 10_000  # rows per fetch
+        fetched = itertools.chain.from_iterable(iter(cursor.fetchmany, []))
+        for config_id, group in itertools.groupby(fetched, key=lambda r: r[0]):
+            yield config_id, by_input_id(group, columns)
+
+
+def by_input_id(found, columns: list[str]) -> dict:
+    """input_id -> result (a dict of ``columns``) of SELECTed (config_id, *columns) tuples."""
+    results = (dict(zip(columns, values[1:], strict=True)) for values in found)
+    return {str(result["input_id"]): result for result in results}
 
 
 def run_rows(db: Path, selector: str | None = None) -> tuple[dict, Rows]:
