@@ -136,7 +136,9 @@ def test_the_vectorised_intervals_are_the_summarize_bootstrap_on_the_same_draws(
     np.testing.assert_allclose(found, expected, rtol=1e-9, atol=1e-12)  # NaN where NaN
     # the vectorised paths serve every latency statistic and each kind's proportions
     served = intervals.latency_names(results, names, point)[1]
-    served += [m for _, forms in intervals.share_forms(results, names, point, seed) for m in forms]
+    served += [
+        m for _, forms, _ in intervals.share_forms(results, names, point, seed) for m in forms
+    ]
     assert {m for m in names if m.startswith("latency_")} <= set(served)
     assert {m for m in names if m in kind.PROPORTIONS} <= set(served)
     fast, slow = (ranking.intervals(results, vectorised=v) for v in (True, False))

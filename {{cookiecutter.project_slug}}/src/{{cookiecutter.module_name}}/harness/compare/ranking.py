@@ -22,7 +22,7 @@ import numpy as np
 from .. import kind
 from ..tracking import PREDICTIONS, read_table, table_exists
 from .core import config_params, results_by_id
-from .intervals import bootstrap, paired
+from .intervals import bootstrap, paired, paired_shares, pairing
 from .load import Rows, connect, quoted, run_list
 from .runs import RUN_COLUMNS, resolve, runs
 from .stats import (
@@ -102,6 +102,8 @@ def described(config_id: str, params: dict, by_id: dict, options: Options) -> di
     """One configuration's n, metrics and intervals (its results are not kept)."""
     results = list(by_id.values())
     point = summary(results)
+    seed = [options.seed, len(results)]
+    found = None if kind.GROUP else pairing(list(by_id), results, kind.PRIMARY, point, seed)
     return {
         "config_id": config_id,
         "params": params,
@@ -109,7 +111,19 @@ def described(config_id: str, params: dict, by_id: dict, options: Options) -> di
         "value": plain(known(point.get(kind.PRIMARY))),
         "values": {name: plain(point.get(name)) for name in kind.HIGHER_IS_BETTER},
         "ci": intervals(results, options.confidence, options.seed, point),
+        "_pairing": found,  # what the test against the best needs, without the results
     }
+
+
+def without_results(config: dict, best: dict, options: Options) -> bool:
+    """``tested_against`` from both configurations' ``pairing`` (False: it needs the results)."""
+    a, b = best["_pairing"], config["_pairing"]
+    if a is None or b is None or a[3] != b[3]:
+        return False
+    interval = paired_shares(a, b, kind.PRIMARY, options, options.seed)
+    shared = np.intersect1d(a[0], b[0], assume_unique=True).size
+    described_test(config, shared, interval)
+    return True
 
 
 def tested_against(config: dict, best_by_id: dict, by_id: dict, options: Options) -> None:
@@ -120,7 +134,11 @@ def tested_against(config: dict, best_by_id: dict, by_id: dict, options: Options
     interval = None
     if shared and summary(a).get(kind.PRIMARY) != summary(b).get(kind.PRIMARY):
         interval = paired(a, b, kind.PRIMARY, options, options.seed, groups_of(a))
-    config["n_shared"] = len(shared)
+    described_test(config, len(shared), interval)
+
+
+def described_test(config: dict, shared: int, interval) -> None:
+    config["n_shared"] = shared
     config["diff"] = None if interval is None else plain(interval.diff)
     config["diff_ci"] = None if interval is None else [plain(interval.low), plain(interval.high)]
     config["p_value"] = 1.0 if interval is None else plain(interval.p_value)
@@ -141,8 +159,8 @@ def rank_results(found, run: dict | None = None, options: Options | None = None,
     valued = [c for c in configurations if c["value"] is not None]
     valued.sort(key=lambda c: -c["value"] if higher else c["value"])
     best = valued[0] if valued else None
-    others = {c["config_id"]: c for c in valued[1:]}
-    if best is not None:
+    others = {c["config_id"]: c for c in valued[1:] if not without_results(c, best, options)}
+    if others:
         first = best["config_id"]
         pairs = again(first) if again else ((c, kept[c]) for c in [first, *others])
         best_by_id = next(pairs)[1]
@@ -157,6 +175,7 @@ def rank_results(found, run: dict | None = None, options: Options | None = None,
         best.update(status=BEST, n_shared=best["n"], diff=0.0, diff_ci=None, p_value=None)
         best["p_holm"] = None
     for config in configurations:
+        config.pop("_pairing")
         config.setdefault("status", "no value")
     order = {id(c): i for i, c in enumerate(valued)}
     configurations.sort(key=lambda c: order.get(id(c), len(order)))
