@@ -155,7 +155,8 @@ def paired_shares(a: tuple, b: tuple, name: str, options: Options, seed) -> Inte
     for start in range(0, total, max(1, CELLS // (2 * n))):
         size = min(max(1, CELLS // (2 * n)), total - start)
         draws = cluster_draws(rng, n, None, size)
-        swap = (rng.random((size, n)) < 0.5).astype(float)
+        bits = np.unpackbits(np.frombuffer(rng.bytes((size * n + 7) // 8), dtype=np.uint8))
+        swap = bits[: size * n].reshape(size, n).astype(float)  # 1: the pair trades places
         counts = np.array([np.bincount(d, minlength=n) for d in draws], dtype=float)
         of_a, of_b = sums(counts, value_a, forms)[name], sums(counts, value_b, forms)[name]
         side_a = value_a.sum(axis=0) + swap @ (value_b - value_a)  # A's side of a permutation
