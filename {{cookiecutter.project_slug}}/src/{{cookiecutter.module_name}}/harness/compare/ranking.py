@@ -9,8 +9,10 @@
   p-values Holm-corrected over those comparisons: *within noise* of the best when not
   significant, *worse* when significant.
 
-Read from the db one configuration at a time (``rank``): a first pass for the values and
-intervals, a second for the tests against the best (its results and one other's in memory).
+Read from the db one configuration at a time (``rank``), keeping of each only what its test
+against the best needs: the per-datapoint shares of the primary (numpy, by input id) when it is
+a mean, sum or ratio of them (intervals.pairing); else a second pass reads the best's results
+and one other configuration's at a time.
 """
 
 import dataclasses
