@@ -136,6 +136,7 @@ def expected_files(context: dict) -> set[str]:
                 "compare/between",
                 "compare/core",
                 "compare/fast",
+                "compare/intervals",
                 "compare/joint",
                 "compare/load",
                 "compare/means",

@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -12,7 +13,7 @@ from {{ cookiecutter.module_name }} import metrics as kind
 from {{ cookiecutter.module_name }} import predict as predict_module
 from {{ cookiecutter.module_name }}.cli import app
 from {{ cookiecutter.module_name }}.harness import runner
-from {{ cookiecutter.module_name }}.harness.compare import planning, ranking, stats
+from {{ cookiecutter.module_name }}.harness.compare import intervals, planning, ranking, stats
 from {{ cookiecutter.module_name }}.harness.report import write_report
 from {{ cookiecutter.module_name }}.harness.tracking import run_metadata
 
@@ -111,3 +112,71 @@ def test_the_report_names_configurations_by_the_params_that_vary(db, tmp_path, c
         assert cells <= {"true", "false"}, cells
     metrics = tables.split("## Metrics")[1]
     assert "config_id" not in metrics and "p50 (ms)" in metrics and "latency_p50" not in metrics
+
+
+def cycled(db, size: int) -> list[dict]:
+    """The first configuration's results of ``db``, cycled to ``size`` datapoints (new ids)."""
+    _, found = ranking.run_results(db)
+    results = list(next(iter(found))[2].values())
+    return [{**results[i % len(results)], "input_id": f"x{i:05d}"} for i in range(size)]
+
+
+@pytest.mark.parametrize("size", [60, 500])  # 500: shares are first tried on a sample
+def test_the_vectorised_intervals_are_the_summarize_bootstrap_on_the_same_draws(db, size):
+    results = cycled(db, size)
+    point = stats.summary(results)
+    names = [m for m in kind.HIGHER_IS_BETTER if point.get(m) is not None]
+    seed, total = [0, size], ranking.INTERVAL_RESAMPLES
+    found = intervals.bootstrap(results, names, point, seed, None, total)
+    expected = np.full((total, len(names)), np.nan)
+    draws = stats.cluster_draws(np.random.default_rng(seed), size, None, total)
+    for r, picked in enumerate(draws):
+        values = stats.summary([results[i] for i in picked])
+        expected[r] = [np.nan if values.get(m) is None else values[m] for m in names]
+    np.testing.assert_allclose(found, expected, rtol=1e-9, atol=1e-12)  # NaN where NaN
+    # the vectorised paths serve every latency statistic and each kind's proportions
+    served = intervals.latency_names(results, names, point)[1]
+    served += [
+        m for _, forms, _ in intervals.share_forms(results, names, point, seed) for m in forms
+    ]
+    assert {m for m in names if m.startswith("latency_")} <= set(served)
+    assert {m for m in names if m in kind.PROPORTIONS} <= set(served)
+    fast, slow = (ranking.intervals(results, vectorised=v) for v in (True, False))
+    assert fast.keys() == slow.keys()
+    for name, interval in slow.items():
+        assert (fast[name] is None) == (interval is None), name
+        if interval is not None:
+            assert fast[name] == pytest.approx(interval, rel=1e-9, nan_ok=True), name
+
+
+@pytest.mark.parametrize("case", ["clear", "null"])
+def test_the_ranking_decides_as_a_summarize_resampling_test_would(db, case):
+    """The test against the best (compare's path: fast.py, means.py, then summarize) and
+    stats.resample_summaries alone, on failures added to a copy of a configuration: every other
+    datapoint (clearly worse) or a single one (within noise); no p-value near 0.05."""
+    best = cycled(db, 240)
+    primary = stats.summary(best)[kind.PRIMARY]
+    step = 2 if case == "clear" else len(best)
+    for first in range(len(best)):
+        worse = [
+            {**r, "error": "failed"} if i >= first and (i - first) % step == 0 else r
+            for i, r in enumerate(best)
+        ]
+        if stats.summary(worse)[kind.PRIMARY] != primary:
+            break
+    else:
+        pytest.skip(f"failed datapoints do not change {kind.PRIMARY}")
+    options = stats.Options(summary_resamples=50)  # summarize calls: fewer, no p near 0.05
+    found = ranking.rank_results(  # the test against the best: intervals.paired
+        [("a", {}, {r["input_id"]: r for r in best}), ("b", {}, {r["input_id"]: r for r in worse})],
+        options=options,
+    )["configurations"]
+    slow = stats.resample_summaries(best, worse, [kind.PRIMARY], options, options.seed)
+    p_values = [found[1]["p_value"], slow[kind.PRIMARY].p_value]
+    if case == "clear":
+        assert max(p_values) < 0.001, p_values
+    else:
+        assert min(p_values) > 0.2, p_values
+    expected = ranking.WORSE_THAN_BEST if case == "clear" else ranking.WITHIN
+    assert [c["status"] for c in found] == [ranking.BEST, expected]
+    assert found[1]["n_shared"] == len(best)

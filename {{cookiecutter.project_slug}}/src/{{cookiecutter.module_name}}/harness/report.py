@@ -305,7 +305,7 @@ def write_report(
             *heading_lines(experiment, track_id, report_data.first_row(connection, track_id)),
             *configurations_section(metrics),
             *metrics_section(metrics),
-            *uncertainty_sections(run, folder),  # intervals, ranking, error bars
+            *uncertainty_sections(run, folder, db, track_id),  # intervals, ranking, error bars
             *latency_section(),
             *extra_plot_sections(extra),
             *errors_section(report_data.error_counts(connection, track_id), metrics),

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from .compare.ranking import rank_rows, rank_table  # noqa: E402
+from .compare.ranking import rank, rank_table  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PER_CLASS, PRIMARY  # noqa: E402
 
 SECONDS = ("latency_mean", "latency_p50", "latency_p95", "latency_p99")  # shown in ms
@@ -94,9 +94,10 @@ def per_class_section(run, config_id: str, label: str) -> list[str]:
     ]
 
 
-def uncertainty_sections(run, folder: Path) -> list[str]:
-    """The report's sections: ranking, metrics with intervals, and the error-bar plot."""
-    ranking = rank_rows(run)
+def uncertainty_sections(run, folder: Path, db: Path, track_id: str) -> list[str]:
+    """The report's sections: ranking, metrics with intervals, and the error-bar plot (the
+    ranking read from ``db`` one configuration at a time, compare.ranking.rank)."""
+    ranking = rank(db, track_id)
     table = rank_table(ranking)
     varying = [k for k in table[0] if k not in ("rank", PRIMARY, "95% CI", "vs best")][:-2]
     labels = [", ".join(f"{k}={row[k]}" for k in varying) or str(row["rank"]) for row in table]

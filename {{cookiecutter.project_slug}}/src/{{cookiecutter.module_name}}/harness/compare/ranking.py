@@ -2,14 +2,21 @@
 
 - intervals: Wilson's for the kind's PROPORTIONS (whole datapoints counted), a percentile
   bootstrap of ``summarize`` for the rest (datapoints resampled, or whole clusters when the kind
-  declares a GROUP field: then proportions are bootstrapped too);
+  declares a GROUP field: then proportions are bootstrapped too), vectorised where a metric
+  allows it (intervals.py: the same draws, the same numbers);
 - ranking: the best configuration on the primary metric, then each other one against it on
-  the datapoints both ran (paired permutation test, ``stats.resample_summaries``), p-values
-  Holm-corrected over those comparisons: *within noise* of the best when not significant,
-  *worse* when significant.
+  the datapoints both ran (paired permutation test, as compare tests a metric: intervals.paired),
+  p-values Holm-corrected over those comparisons: *within noise* of the best when not
+  significant, *worse* when significant.
+
+Read from the db one configuration at a time (``rank``), keeping of each only what its test
+against the best needs: the per-datapoint shares of the primary (numpy, by input id) when it is
+a mean, sum or ratio of them (intervals.pairing); else a second pass reads the best's results
+and one other configuration's at a time.
 """
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +24,8 @@ import numpy as np
 from .. import kind
 from ..tracking import PREDICTIONS, read_table, table_exists
 from .core import config_params, results_by_id
-from .load import Rows, run_list
+from .intervals import bootstrap, paired, paired_shares, pairing
+from .load import Plain, Rows, connect, quoted, run_list
 from .runs import RUN_COLUMNS, resolve, runs
 from .stats import (
     CONFIDENCE,
@@ -27,7 +35,6 @@ from .stats import (
     known,
     plain,
     quantiles,
-    resample_summaries,
     summary,
     wilson,
 )
@@ -50,9 +57,16 @@ def groups_of(results: list[dict]):
     return [r.get(kind.GROUP) for r in results] if kind.GROUP else None
 
 
-def intervals(results: list[dict], confidence: float = CONFIDENCE, seed: int = 0) -> dict:
-    """Metric -> [low, high] of one configuration's ``summarize`` (None where undefined)."""
-    point = summary(results)
+def intervals(
+    results: list[dict],
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+    point: dict | None = None,
+    vectorised: bool = True,
+) -> dict:
+    """Metric -> [low, high] of one configuration's ``summarize`` (None where undefined);
+    ``vectorised=False``: one summarize call per resample for every metric (the reference)."""
+    point = summary(results) if point is None else point
     n, groups = len(results), groups_of(results)
     found, boot_names = {}, []
     for name in kind.HIGHER_IS_BETTER:
@@ -63,14 +77,16 @@ def intervals(results: list[dict], confidence: float = CONFIDENCE, seed: int = 0
             found[name] = list(wilson(round(value * n), n, confidence))
         else:
             boot_names.append(name)
-    if boot_names and n:
+    if boot_names and n and vectorised:
+        boot = bootstrap(results, boot_names, point, [seed, n], groups, INTERVAL_RESAMPLES)
+    elif boot_names and n:
         rng = np.random.default_rng([seed, n])
         boot = np.full((INTERVAL_RESAMPLES, len(boot_names)), np.nan)
         for r, picked in enumerate(cluster_draws(rng, n, groups, INTERVAL_RESAMPLES)):
             values = summary([results[i] for i in picked])
             boot[r] = [np.nan if values.get(m) is None else values[m] for m in boot_names]
-        for j, name in enumerate(boot_names):
-            found[name] = list(quantiles(boot[:, j], confidence))
+    for j, name in enumerate(boot_names if n else ()):
+        found[name] = list(quantiles(boot[:, j], confidence))
     return {name: None if v is None else [plain(x) for x in v] for name, v in found.items()}
 
 
@@ -84,46 +100,76 @@ def rank_rows(rows, run: dict | None = None, options: Options | None = None) -> 
     return rank_results(found, run, options)
 
 
-def rank_results(found, run: dict | None = None, options: Options | None = None) -> dict:
-    """``rank_rows`` of (config_id, params, input_id -> result) per configuration."""
+def described(config_id: str, params: dict, by_id: dict, options: Options) -> dict:
+    """One configuration's n, metrics and intervals (its results are not kept)."""
+    results = list(by_id.values())
+    point = summary(results)
+    seed = [options.seed, len(results)]
+    found = None if kind.GROUP else pairing(list(by_id), results, kind.PRIMARY, point, seed)
+    return {
+        "config_id": config_id,
+        "params": params,
+        "n": len(results),
+        "value": plain(known(point.get(kind.PRIMARY))),
+        "values": {name: plain(point.get(name)) for name in kind.HIGHER_IS_BETTER},
+        "ci": intervals(results, options.confidence, options.seed, point),
+        "_pairing": found,  # what the test against the best needs, without the results
+    }
+
+
+def without_results(config: dict, best: dict, options: Options) -> bool:
+    """``tested_against`` from both configurations' ``pairing`` (False: it needs the results)."""
+    a, b = best["_pairing"], config["_pairing"]
+    if a is None or b is None or a[3] != b[3]:
+        return False
+    interval = paired_shares(a, b, kind.PRIMARY, options, options.seed)
+    shared = np.intersect1d(a[0], b[0], assume_unique=True).size
+    described_test(config, shared, interval)
+    return True
+
+
+def tested_against(config: dict, best_by_id: dict, by_id: dict, options: Options) -> None:
+    """The configuration's difference from the best on the datapoints both ran, and its p."""
+    shared = sorted(best_by_id.keys() & by_id.keys())
+    a = [best_by_id[k] for k in shared]
+    b = [by_id[k] for k in shared]
+    interval = None
+    if shared and summary(a).get(kind.PRIMARY) != summary(b).get(kind.PRIMARY):
+        interval = paired(a, b, kind.PRIMARY, options, options.seed, groups_of(a))
+    described_test(config, len(shared), interval)
+
+
+def described_test(config: dict, shared: int, interval) -> None:
+    config["n_shared"] = shared
+    config["diff"] = None if interval is None else plain(interval.diff)
+    config["diff_ci"] = None if interval is None else [plain(interval.low), plain(interval.high)]
+    config["p_value"] = 1.0 if interval is None else plain(interval.p_value)
+
+
+def rank_results(found, run: dict | None = None, options: Options | None = None, again=None):
+    """``rank_rows`` of (config_id, params, input_id -> result) per configuration. ``again``:
+    config_id -> (config_id, input_id -> result) of that configuration, then of every other one,
+    read again one at a time (for the tests against the best); without it, every
+    configuration's results are kept from ``found``."""
     options = options or Options()
     higher = kind.HIGHER_IS_BETTER[kind.PRIMARY]
-    configurations = []
+    configurations, kept = [], {}
     for config_id, params, by_id in found:
-        results = list(by_id.values())
-        point = summary(results)
-        value = known(point.get(kind.PRIMARY))
-        configurations.append(
-            {
-                "config_id": config_id,
-                "params": params,
-                "n": len(results),
-                "value": plain(value),
-                "values": {name: plain(point.get(name)) for name in kind.HIGHER_IS_BETTER},
-                "ci": intervals(results, options.confidence, options.seed),
-                "_by_id": by_id,
-            }
-        )
+        configurations.append(described(config_id, params, by_id, options))
+        if again is None:
+            kept[config_id] = by_id
     valued = [c for c in configurations if c["value"] is not None]
     valued.sort(key=lambda c: -c["value"] if higher else c["value"])
     best = valued[0] if valued else None
-    tested = []
-    for config in valued[1:]:
-        shared = sorted(best["_by_id"].keys() & config["_by_id"].keys())
-        a = [best["_by_id"][k] for k in shared]
-        b = [config["_by_id"][k] for k in shared]
-        interval = None
-        if shared and summary(a).get(kind.PRIMARY) != summary(b).get(kind.PRIMARY):
-            groups = groups_of(a)
-            found = resample_summaries(a, b, [kind.PRIMARY], options, options.seed, groups)
-            interval = found[kind.PRIMARY]
-        config["n_shared"] = len(shared)
-        config["diff"] = None if interval is None else plain(interval.diff)
-        config["diff_ci"] = (
-            None if interval is None else [plain(interval.low), plain(interval.high)]
-        )
-        config["p_value"] = 1.0 if interval is None else interval.p_value
-        tested.append(config)
+    others = {c["config_id"]: c for c in valued[1:] if not without_results(c, best, options)}
+    if others:
+        first = best["config_id"]
+        pairs = again(first) if again else ((c, kept[c]) for c in [first, *others])
+        best_by_id = next(pairs)[1]
+        for config_id, by_id in pairs:
+            if config_id in others:
+                tested_against(others[config_id], best_by_id, by_id, options)
+    tested = valued[1:]
     for config, p in zip(tested, holm([c["p_value"] for c in tested]), strict=True):
         config["p_holm"] = p
         config["status"] = WORSE_THAN_BEST if p < 1 - options.confidence else WITHIN
@@ -131,7 +177,7 @@ def rank_results(found, run: dict | None = None, options: Options | None = None)
         best.update(status=BEST, n_shared=best["n"], diff=0.0, diff_ci=None, p_value=None)
         best["p_holm"] = None
     for config in configurations:
-        config.pop("_by_id")
+        config.pop("_pairing")
         config.setdefault("status", "no value")
     order = {id(c): i for i, c in enumerate(valued)}
     configurations.sort(key=lambda c: order.get(id(c), len(order)))
@@ -140,24 +186,79 @@ def rank_results(found, run: dict | None = None, options: Options | None = None)
 
 def rank(db: Path, selector: str | None = None, engine: str = "sqlite", options=None) -> dict:
     """``rank_rows`` of one run of ``db`` (``selector``, or the latest), read in SQL: the runs
-    from one GROUP BY, then the run's rows one configuration at a time (``load.Rows``)."""
-    run, configurations = run_results(db, selector)
-    return rank_results(configurations, run, options)
+    from one GROUP BY, then the run's rows one configuration at a time (``load.Rows``), twice."""
+    run, rows = run_rows(db, selector)
+    configurations = (
+        (config_id, params, summarized(rows, config_id, by_id))
+        for config_id, params, by_id in rows.stream()
+    )
+    return rank_results(configurations, run, options, again=lambda first: reread(rows, first))
+
+
+def summarized(rows: Rows, config_id: str, by_id: dict) -> dict:
+    """``rows.checked`` for the ranking, which reads results through summarize alone (not
+    row_values): ``by_id`` once summarize read all its rows without asking for a column that
+    was not read (else read again with it), its rows then plain dicts."""
+    while True:
+        try:
+            kind.summarize(list(by_id.values()))
+        except Exception:
+            if not rows.row.missed - set(rows.columns):
+                raise  # the kind's error on these rows, not a column left out
+        missed = rows.row.missed - set(rows.columns)
+        rows.row.missed.clear()
+        if not missed:
+            break
+        rows.columns = [c for c in rows.result_columns if c in {*rows.columns, *missed}]
+        by_id = rows.reread(config_id, rows.columns)[2]
+    for row in by_id.values():
+        row.__class__ = Plain
+    return by_id
+
+
+def reread(rows: Rows, first: str):
+    """(config_id, input_id -> result) of configuration ``first``, then of every other one,
+    as plain dicts of the columns the first pass found summarize reads (``rows.columns``)."""
+    columns = list(rows.columns)
+    select = ", ".join(quoted(c) for c in ["config_id", *columns])
+    query = f"SELECT {select} FROM {PREDICTIONS} WHERE {rows.where}"
+    with connect(rows.db) as connection:
+        found = connection.execute(f"{query} AND config_id = ?", (rows.track_id, first))
+        yield first, by_input_id(found, columns)
+        cursor = connection.execute(f"{query} AND config_id != ? ORDER BY config_id, rowid",
+                                    (rows.track_id, first))  # fmt: skip
+        cursor.arraysize = 10_000  # rows per fetch
+        fetched = itertools.chain.from_iterable(iter(cursor.fetchmany, []))
+        for config_id, group in itertools.groupby(fetched, key=lambda r: r[0]):
+            yield config_id, by_input_id(group, columns)
+
+
+def by_input_id(found, columns: list[str]) -> dict:
+    """input_id -> result (a dict of ``columns``) of SELECTed (config_id, *columns) tuples."""
+    results = (dict(zip(columns, values[1:], strict=True)) for values in found)
+    return {str(result["input_id"]): result for result in results}
+
+
+def run_rows(db: Path, selector: str | None = None) -> tuple[dict, Rows]:
+    """(run, its ``load.Rows``) of one run of ``db`` (``selector`` or the latest)."""
+    if not table_exists(db, PREDICTIONS):
+        raise LookupError(f"{db} has no predictions table: run the benchmark first")
+    found = run_list(db, RUN_COLUMNS)
+    run = resolve(found, selector) if selector else found[-1]
+    return run, Rows(db, run["track_id"])
 
 
 def run_results(db: Path, selector: str | None = None):
     """(run, its (config_id, params, input_id -> result) one configuration at a time) of one
     run of ``db`` (``selector`` or the latest), read in SQL (``one_run`` reads the table)."""
-    if not table_exists(db, PREDICTIONS):
-        raise LookupError(f"{db} has no predictions table: run the benchmark first")
-    found = run_list(db, RUN_COLUMNS)
-    run = resolve(found, selector) if selector else found[-1]
-    rows = Rows(db, run["track_id"])
-    configurations = (
-        (config_id, params, rows.checked(config_id, by_id))
-        for config_id, params, by_id in rows.stream()
-    )
-    return run, configurations
+    run, rows = run_rows(db, selector)
+    return run, checked(rows)
+
+
+def checked(rows: Rows):
+    """(config_id, params, input_id -> result) of each configuration of ``rows``, checked."""
+    for config_id, params, by_id in rows.stream():
+        yield config_id, params, rows.checked(config_id, by_id)
 
 
 def rank_table(ranking: dict) -> list[dict]:
