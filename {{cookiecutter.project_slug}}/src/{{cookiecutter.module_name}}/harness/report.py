@@ -19,8 +19,10 @@ import pandas as pd  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from . import report_data, sql  # noqa: E402
-from .compare import compare_rows, markdown, plot  # noqa: E402
+from .compare import markdown, plot  # noqa: E402
 from .compare.between import earlier_code, sides  # noqa: E402
+from .compare.core import compare_runs  # noqa: E402
+from .compare.load import Rows  # noqa: E402
 from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, Params  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
@@ -239,21 +241,19 @@ def cache_section(rows: int, reused: int) -> list[str]:
     ]
 
 
-def comparison_section(
-    connection, run: pd.DataFrame, track_id: str, folder: Path, db: Path
-) -> list[str]:
+def comparison_section(connection, track_id: str, folder: Path, db: Path) -> list[str]:
     """The comparison with the previous run of the same phase (none when ``track_id`` is the
-    first), and its PNG in ``folder``; ``run``: the rows of ``track_id``."""
+    first), and its PNG in ``folder``."""
     all_runs = report_data.runs(connection)
     previous = report_data.previous_run(all_runs, track_id)
     if previous is None:
         return []
     this = next(r for r in all_runs if r["track_id"] == track_id)
     previous = earlier_code(all_runs, this, previous)  # not a replicate of this code
-    comparison = compare_rows(
-        report_data.run_frame(connection, previous["track_id"]),
+    comparison = compare_runs(  # read one configuration at a time, as `compare` does
+        Rows(db, previous["track_id"]),
         {**previous, "selector": previous["track_id"], "db": str(db)},
-        run,
+        Rows(db, track_id),
         {**this, "selector": track_id, "db": str(db)},
         sides=sides(db, previous, this),  # each side's replicates, if any
     )
@@ -311,8 +311,9 @@ def write_report(
             *errors_section(report_data.error_counts(connection, track_id), metrics),
             *cache_section(*report_data.cache_counts(connection, track_id)),
             *replicates_section(db, run, track_id),  # measurements between replicate runs
-            *comparison_section(connection, run, track_id, folder, db),  # after an earlier run
         ]
+        del run  # the comparison reads both runs again, one configuration at a time
+        lines += comparison_section(connection, track_id, folder, db)  # after an earlier run
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path
