@@ -223,13 +223,14 @@ class Rows:
             ).fetchall()
         return self.configuration(config_id, group, columns)
 
-    def checked(self, config_id: str, by_id: dict) -> dict:
-        """``by_id`` once summarize and row_values read all its rows without asking for a
+    def checked(self, config_id: str, by_id: dict, row_values: bool = True) -> dict:
+        """``by_id`` once summarize and row_values (unless ``row_values`` is False: the
+        ranking reads results through summarize alone) read all its rows without asking for a
         column that was not read (else read again with it); its rows then plain dicts."""
         while True:
             try:
                 kind.summarize(list(by_id.values()))
-                for row in by_id.values():
+                for row in by_id.values() if row_values else ():
                     kind.row_values(row)
             except Exception:
                 if not self.row.missed - set(self.columns):

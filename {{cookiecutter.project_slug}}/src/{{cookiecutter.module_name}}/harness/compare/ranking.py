@@ -25,7 +25,7 @@ from .. import kind
 from ..tracking import PREDICTIONS, read_table, table_exists
 from .core import config_params, results_by_id
 from .intervals import bootstrap, paired, paired_shares, pairing
-from .load import Plain, Rows, connect, quoted, run_list
+from .load import Rows, connect, quoted, run_list
 from .runs import RUN_COLUMNS, resolve, runs
 from .stats import (
     CONFIDENCE,
@@ -189,31 +189,10 @@ def rank(db: Path, selector: str | None = None, engine: str = "sqlite", options=
     from one GROUP BY, then the run's rows one configuration at a time (``load.Rows``), twice."""
     run, rows = run_rows(db, selector)
     configurations = (
-        (config_id, params, summarized(rows, config_id, by_id))
+        (config_id, params, rows.checked(config_id, by_id, row_values=False))
         for config_id, params, by_id in rows.stream()
     )
     return rank_results(configurations, run, options, again=lambda first: reread(rows, first))
-
-
-def summarized(rows: Rows, config_id: str, by_id: dict) -> dict:
-    """``rows.checked`` for the ranking, which reads results through summarize alone (not
-    row_values): ``by_id`` once summarize read all its rows without asking for a column that
-    was not read (else read again with it), its rows then plain dicts."""
-    while True:
-        try:
-            kind.summarize(list(by_id.values()))
-        except Exception:
-            if not rows.row.missed - set(rows.columns):
-                raise  # the kind's error on these rows, not a column left out
-        missed = rows.row.missed - set(rows.columns)
-        rows.row.missed.clear()
-        if not missed:
-            break
-        rows.columns = [c for c in rows.result_columns if c in {*rows.columns, *missed}]
-        by_id = rows.reread(config_id, rows.columns)[2]
-    for row in by_id.values():
-        row.__class__ = Plain
-    return by_id
 
 
 def reread(rows: Rows, first: str):
