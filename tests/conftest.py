@@ -56,3 +56,16 @@ def default_project(tmp_path_factory, shared_python) -> Path:
     project = bake(tmp_path_factory.mktemp("default"))
     install_into(shared_python, project)
     return project
+
+
+def pytest_collection_modifyitems(items):
+    """Under ``--dist loadgroup``, keep a module's tests on one worker when they share a
+    module-scoped fixture: it bakes and installs a project, which would otherwise be done once per
+    worker. Tests without one (the fast tier, the kind suites under another name) spread freely."""
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        if definitions is None:
+            continue
+        scopes = {d.scope for defs in definitions.name2fixturedefs.values() for d in defs}
+        if "module" in scopes:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
