@@ -9,12 +9,32 @@ import json
 import random
 from pathlib import Path
 
-SUBJECTS = ["The battery", "This phone", "The service", "The hotel room", "Our meal", "The app",
-            "The delivery", "This laptop", "The film", "The support team", "The update", "The camera"]
+SUBJECTS = [
+    "The battery",
+    "This phone",
+    "The service",
+    "The hotel room",
+    "Our meal",
+    "The app",
+    "The delivery",
+    "This laptop",
+    "The film",
+    "The support team",
+    "The update",
+    "The camera",
+]
 POSITIVE = ["great", "excellent", "fast", "reliable", "friendly", "delightful", "superb", "clean"]
 NEGATIVE = ["terrible", "slow", "broken", "rude", "awful", "noisy", "disappointing", "dirty"]
-NEUTRAL = ["arrived on Tuesday", "is blue", "was in the box", "has two buttons",
-           "is about average size", "uses a standard charger", "opened at nine", "came with a manual"]
+NEUTRAL = [
+    "arrived on Tuesday",
+    "is blue",
+    "was in the box",
+    "has two buttons",
+    "is about average size",
+    "uses a standard charger",
+    "opened at nine",
+    "came with a manual",
+]
 OUT = (
     Path(__file__).resolve().parent.parent
     / "{{cookiecutter.project_slug}}"
@@ -44,8 +64,10 @@ def main():
     rng = random.Random(20261127)
     labels = ["positive"] * 120 + ["negative"] * 120 + ["neutral"] * 60
     rng.shuffle(labels)
-    lines = [json.dumps({"id": f"s{i:03d}", "text": sentence(rng, label), "label": label})
-             for i, label in enumerate(labels)]
+    lines = [
+        json.dumps({"id": f"s{i:03d}", "text": sentence(rng, label), "label": label})
+        for i, label in enumerate(labels)
+    ]
     OUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {len(lines)} records to {OUT}")
 

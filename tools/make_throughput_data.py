@@ -10,10 +10,24 @@ import random
 from pathlib import Path
 
 COUNT = 120
-WORDS = (
-    "order status invoice refund account profile search cart shipping address payment review "
-    "coupon stock price return"
-).split()
+WORDS = [
+    "order",
+    "status",
+    "invoice",
+    "refund",
+    "account",
+    "profile",
+    "search",
+    "cart",
+    "shipping",
+    "address",
+    "payment",
+    "review",
+    "coupon",
+    "stock",
+    "price",
+    "return",
+]
 OUT = (
     Path(__file__).resolve().parent.parent
     / "{{cookiecutter.project_slug}}"
