@@ -25,7 +25,7 @@ from measure import MODULE, noop
 
 harness = {
     name: importlib.import_module(f"{MODULE}.harness.{name}")
-    for name in ("cache", "tracking", "runner", "identity")
+    for name in ("cache", "tracking", "runner", "identity", "recorder")
 }
 STATS = {}  # stage -> [wall s, user s, sys s, calls]
 RSS = []  # (stage, peak RSS MB) each time the peak grew by more than 1 MB
@@ -76,6 +76,8 @@ def instrument() -> None:
     per_batch(cache.ResultCache, "get_many", "cache lookups (get_many)")
     per_batch(tracking.RowWriter, "write", "row writer: executemany + commit")
     per_batch(cache.ResultCache, "put_many", "cache writes (put_many)")
+    if hasattr(harness["recorder"], "cache_rows"):  # entries written at the end, from the rows
+        per_batch(harness["recorder"], "cache_rows", "cache write at the end (all, with put_many)")
     per_batch(runner, "metrics_rows", "metrics from the rows (end of run)")
     per_batch(runner, "restore_from_db", "cache restore check (start)")
     hasher = harness["identity"].KeyHasher

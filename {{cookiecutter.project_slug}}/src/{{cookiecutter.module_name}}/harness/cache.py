@@ -98,15 +98,17 @@ class ResultCache:
             found.update(key for (key,) in rows)
         return found
 
-    def put_many(self, entries: list[tuple[str, dict, str]]) -> None:
-        """Store (key, value, config_id) entries in one transaction (the last of a key wins).
+    def put_many(self, entries: list[tuple[str, dict, str]], replace: bool = True) -> int:
+        """Store (key, value, config_id) entries in one transaction (the last of a key wins);
+        return how many keys were new.
 
-        New keys go in with one ``executemany``; a key already cached is replaced by ``set``
-        (which also removes the file of a large old value).
+        New keys go in with one ``executemany``, in the order given (key order dirties the
+        fewest index pages); a key already cached is replaced by ``set`` (which also removes
+        the file of a large old value), or kept as it is if not ``replace``.
         """
         latest = {key: (value, config_id) for key, value, config_id in entries}
         if not latest:
-            return
+            return 0
         try:
             with self.store.transact():
                 keys = list(latest)
@@ -115,11 +117,13 @@ class ResultCache:
                 for key in keys:
                     value, config_id = latest[key]
                     if key in cached:
-                        self.store.set(key, value, tag=config_id)
+                        if replace:
+                            self.store.set(key, value, tag=config_id)
                         continue
                     size, mode, filename, db_value = store(value, False, key=key)
                     rows.append((key, now, now, config_id, size, mode, filename, db_value))
                 self.store._con.executemany(INSERT, rows)
+            return len(rows)
         except (sqlite3.DatabaseError, OSError) as error:
             raise CacheError(
                 f"cache {self.directory} cannot be written ({type(error).__name__}: {error}): "

@@ -11,8 +11,9 @@ How exactly-once holds:
   killed run had committed but not cached (``heal``), so nothing committed is computed again.
 - Rows are written in batches that never hold more than ``max_unsaved_seconds`` of computation,
   so a crash loses at most that much work, which is simply computed again on resume. Cache
-  entries follow their rows in larger batches (``heal`` covers the gap), so even the per-row
-  mode (``max_unsaved_seconds=0``) costs one commit per datapoint, not two.
+  entries are written once the run's rows are all committed, from those rows, in key order
+  (recorder.py; ``heal`` covers the gap), so even the per-row mode (``max_unsaved_seconds=0``)
+  costs one commit per datapoint, not two.
 - Faults (pools.py, values.py): Ctrl-C, ``--timeout``, dead workers and results that cannot be
   stored become error rows or a clean stop, never a lost batch or a row written twice.
 - Load levels: when Params has a ``concurrency`` field, each configuration is computed on its
