@@ -10,7 +10,7 @@ from dataclasses import replace
 import diskcache
 import pytest
 
-from {{ cookiecutter.module_name }}.harness import cache, kind, runner
+from {{ cookiecutter.module_name }}.harness import cache, cache_restore, kind, runner
 from {{ cookiecutter.module_name }}.harness.cache_restore import result_of
 from {{ cookiecutter.module_name }}.harness.errors import OperationalError, ParallelismUnavailable
 from {{ cookiecutter.module_name }}.harness.tracking import is_result_column, run_metadata
@@ -169,8 +169,7 @@ def test_a_run_killed_before_its_cache_write_is_healed_and_nothing_is_computed_a
     (recorder.py; a load level's when the level is whole): a run killed in between leaves
     committed rows and no entries. The next run caches those rows (heal), computes none of
     them again, and leaves the cache whole: every computed row's result, as the db holds it."""
-    db, directory = tmp_path / "bench.db", runner.cache_dir_for(tmp_path / "bench.db")
-    total = len(items) * len(configurations)
+    db = tmp_path / "bench.db"
 
     def killed(*args, **kwargs):
         raise Killed
@@ -179,15 +178,42 @@ def test_a_run_killed_before_its_cache_write_is_healed_and_nothing_is_computed_a
         patch.setattr(cache.ResultCache, "put_many", killed)
         with pytest.raises(Killed):
             runner.run(items, configurations, options(db))
+    assert_the_next_run_heals(db, items, configurations)
+
+
+def test_a_run_killed_midway_through_its_cache_write_is_healed(
+    tmp_path, items, configurations, monkeypatch
+):
+    """Killed after some of its cache transactions: the next run caches the rest only."""
+    db = tmp_path / "bench.db"
+    written = []
+    put_many = cache.ResultCache.put_many
+
+    def killed_the_second_time(store, entries, replace=True):
+        written.append(len(entries))
+        if len(written) == 2:
+            raise Killed
+        return put_many(store, entries, replace)
+
+    monkeypatch.setattr(cache_restore, "WRITE_CHUNK", 5)  # entries per cache transaction
+    with monkeypatch.context() as patch:
+        patch.setattr(cache.ResultCache, "put_many", killed_the_second_time)
+        with pytest.raises(Killed):
+            runner.run(items, configurations, options(db))
+    assert_the_next_run_heals(db, items, configurations, cached=written[0])
+
+
+def assert_the_next_run_heals(db, items, configurations, cached: int = 0) -> None:
+    directory, total = runner.cache_dir_for(db), len(items) * len(configurations)
     committed = rows(db, "SELECT DISTINCT track_id, COUNT(*) FROM predictions WHERE cache = ''")
     ((killed_run, n_committed),) = committed
-    assert n_committed > 0
+    assert n_committed > cached
     assert (directory / cache.IN_PROGRESS).read_text() == killed_run
     with closing(diskcache.Cache(str(directory))) as plain:
-        assert len(plain) == 0
+        assert len(plain) == cached
 
     rerun = runner.run(items, configurations, options(db))
-    assert rerun.healed == n_committed
+    assert rerun.healed == n_committed - cached
     assert (rerun.computed, rerun.reused) == (total - n_committed, n_committed)
     assert not (directory / cache.IN_PROGRESS).exists()
     with sqlite3.connect(db) as connection:
