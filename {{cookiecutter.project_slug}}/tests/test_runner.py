@@ -191,7 +191,7 @@ def test_a_run_killed_midway_through_its_cache_write_is_healed(
 
     def killed_the_second_time(store, entries, replace=True):
         written.append(len(entries))
-        if len(written) == 2:
+        if len(written) >= 2:  # dead: nothing more is written (a `finally` may try again)
             raise Killed
         return put_many(store, entries, replace)
 
