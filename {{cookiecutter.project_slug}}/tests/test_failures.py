@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 
+import diskcache
 import pytest
 from filelock import FileLock
 
@@ -203,3 +204,30 @@ def test_the_cache_reads_and_writes_many_entries_as_diskcache_does(tmp_path):
     assert store.stats()["per_config"] == {"cfg": 1001, "other": 1000}
     assert store.clear_config("other") == 1000 and len(store.store) == 1001
     store.close()
+
+
+def test_put_many_leaves_diskcache_as_set_would(tmp_path):
+    """put_many inserts without diskcache's two per-entry triggers (cache.ResultCache.insert)
+    but leaves what diskcache's own set() leaves: the entry count and total size it keeps, and
+    its triggers, in place for set and delete (xt cache delete)."""
+    entries = [
+        (f"k{i}", {"result": {"x": i, "s": "y" * i}, "cache": "r"}, "cfg") for i in range(300)
+    ]
+    entries.append(("large", {"result": {"raw_response": "x" * 100_000}, "cache": "r"}, "cfg"))
+    ours = cache.ResultCache(tmp_path / "ours")
+    ours.put_many(entries[:100])
+    ours.put_many(entries[100:])
+    theirs = diskcache.Cache(str(tmp_path / "theirs"), tag_index=True, eviction_policy="none")
+    for key, value, tag in entries:
+        theirs.set(key, value, tag=tag)
+    settings = "SELECT key, value FROM Settings WHERE key IN ('count', 'size') ORDER BY key"
+    triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+    for sql in (settings, triggers):
+        assert ours.store._sql(sql).fetchall() == theirs._sql(sql).fetchall(), sql
+    for store in (ours.store, theirs):  # the triggers count set and delete as before
+        store.delete("large")
+        store.set("new", 1)
+    assert ours.store._sql(settings).fetchall() == theirs._sql(settings).fetchall()
+    assert len(ours.store) == len(theirs) == 301
+    ours.close()
+    theirs.close()

@@ -10,7 +10,8 @@ from dataclasses import replace
 import diskcache
 import pytest
 
-from {{ cookiecutter.module_name }}.harness import kind, runner
+from {{ cookiecutter.module_name }}.harness import cache, cache_restore, kind, runner
+from {{ cookiecutter.module_name }}.harness.cache_restore import result_of
 from {{ cookiecutter.module_name }}.harness.errors import OperationalError, ParallelismUnavailable
 from {{ cookiecutter.module_name }}.harness.tracking import is_result_column, run_metadata
 from {{ cookiecutter.module_name }}.harness.validation import exit_code, validate
@@ -155,3 +156,75 @@ def test_the_cache_keeps_statement_journals_in_memory_and_stays_a_diskcache(
         assert len(plain) == first.computed
         values = [plain[key] for key in plain.iterkeys()]
     assert {value["cache"] for value in values} == {first.track_id}
+
+
+class Killed(BaseException):
+    """The process dying at that point (a BaseException: nothing on the way catches it)."""
+
+
+def test_a_run_killed_before_its_cache_write_is_healed_and_nothing_is_computed_again(
+    tmp_path, items, configurations, monkeypatch
+):
+    """Cache entries are written after their rows are committed, at the end of the run
+    (recorder.py; a load level's when the level is whole): a run killed in between leaves
+    committed rows and no entries. The next run caches those rows (heal), computes none of
+    them again, and leaves the cache whole: every computed row's result, as the db holds it."""
+    db = tmp_path / "bench.db"
+
+    def killed(*args, **kwargs):
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cache.ResultCache, "put_many", killed)
+        with pytest.raises(Killed):
+            runner.run(items, configurations, options(db))
+    assert_the_next_run_heals(db, items, configurations)
+
+
+def test_a_run_killed_midway_through_its_cache_write_is_healed(
+    tmp_path, items, configurations, monkeypatch
+):
+    """Killed after some of its cache transactions: the next run caches the rest only."""
+    db = tmp_path / "bench.db"
+    written = []
+    put_many = cache.ResultCache.put_many
+
+    def killed_the_second_time(store, entries, replace=True):
+        written.append(len(entries))
+        if len(written) >= 2:  # dead: nothing more is written (a `finally` may try again)
+            raise Killed
+        return put_many(store, entries, replace)
+
+    monkeypatch.setattr(cache_restore, "WRITE_CHUNK", 5)  # entries per cache transaction
+    with monkeypatch.context() as patch:
+        patch.setattr(cache.ResultCache, "put_many", killed_the_second_time)
+        with pytest.raises(Killed):
+            runner.run(items, configurations, options(db))
+    assert_the_next_run_heals(db, items, configurations, cached=written[0])
+
+
+def assert_the_next_run_heals(db, items, configurations, cached: int = 0) -> None:
+    directory, total = runner.cache_dir_for(db), len(items) * len(configurations)
+    committed = rows(db, "SELECT DISTINCT track_id, COUNT(*) FROM predictions WHERE cache = ''")
+    ((killed_run, n_committed),) = committed
+    assert n_committed > cached
+    assert (directory / cache.IN_PROGRESS).read_text() == killed_run
+    with closing(diskcache.Cache(str(directory))) as plain:
+        assert len(plain) == cached
+
+    rerun = runner.run(items, configurations, options(db))
+    assert rerun.healed == n_committed - cached
+    assert (rerun.computed, rerun.reused) == (total - n_committed, n_committed)
+    assert not (directory / cache.IN_PROGRESS).exists()
+    with sqlite3.connect(db) as connection:
+        connection.row_factory = sqlite3.Row
+        computed = [dict(row) for row in connection.execute(
+            "SELECT * FROM predictions WHERE cache = ''"
+        )]  # fmt: skip
+    assert len(computed) == len({row["cache_key"] for row in computed}) == total
+    with closing(diskcache.Cache(str(directory))) as plain:
+        assert len(plain) == total
+        for row in computed:
+            expected = {"result": result_of(row), "cache": row["track_id"]}
+            assert plain[row["cache_key"]] == expected
+    assert exit_code(validate(db)) == 0

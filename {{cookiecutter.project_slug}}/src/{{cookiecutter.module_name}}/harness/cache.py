@@ -28,6 +28,13 @@ INSERT = (
     "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, access_count, tag, size, "
     "mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, ?, ?, ?, ?, ?)"
 )  # file holding the track_id of a run that has not finished
+# diskcache's triggers on each insert (diskcache 5.6, as SQLite keeps them): the entry count and
+# the total size in its Settings table, two UPDATE statements per entry
+INSERT_TRIGGERS = {
+    f"Settings_{name}_insert": f"CREATE TRIGGER Settings_{name}_insert AFTER INSERT ON Cache FOR "
+    f'EACH ROW BEGIN UPDATE Settings SET value = value + {added} WHERE key = "{name}"; END'
+    for name, added in (("count", "1"), ("size", "NEW.size"))
+}
 
 
 def cleared_marker(directory: Path) -> Path:
@@ -98,15 +105,17 @@ class ResultCache:
             found.update(key for (key,) in rows)
         return found
 
-    def put_many(self, entries: list[tuple[str, dict, str]]) -> None:
-        """Store (key, value, config_id) entries in one transaction (the last of a key wins).
+    def put_many(self, entries: list[tuple[str, dict, str]], replace: bool = True) -> int:
+        """Store (key, value, config_id) entries in one transaction (the last of a key wins);
+        return how many keys were new.
 
-        New keys go in with one ``executemany``; a key already cached is replaced by ``set``
-        (which also removes the file of a large old value).
+        New keys go in with one ``executemany``, in the order given (key order dirties the
+        fewest index pages); a key already cached is replaced by ``set`` (which also removes
+        the file of a large old value), or kept as it is if not ``replace``.
         """
         latest = {key: (value, config_id) for key, value, config_id in entries}
         if not latest:
-            return
+            return 0
         try:
             with self.store.transact():
                 keys = list(latest)
@@ -115,17 +124,41 @@ class ResultCache:
                 for key in keys:
                     value, config_id = latest[key]
                     if key in cached:
-                        self.store.set(key, value, tag=config_id)
+                        if replace:
+                            self.store.set(key, value, tag=config_id)
                         continue
                     size, mode, filename, db_value = store(value, False, key=key)
                     rows.append((key, now, now, config_id, size, mode, filename, db_value))
-                self.store._con.executemany(INSERT, rows)
+                self.insert(rows)
+            return len(rows)
         except (sqlite3.DatabaseError, OSError) as error:
             raise CacheError(
                 f"cache {self.directory} cannot be written ({type(error).__name__}: {error}): "
                 "free disk space or make it writable, or delete it (the results db is intact "
                 "and the cache is rebuilt from it)"
             ) from None
+
+    def insert(self, rows: list[tuple]) -> None:
+        """INSERT new entries (in a transaction). diskcache's two insert triggers cost more
+        than the insert itself: when they are exactly the ones above, they are dropped for the
+        executemany and their effect applied once (count + n, size + the sizes), then made
+        again, all in this transaction, so no reader ever sees the difference."""
+        connection = self.store._con
+        names = tuple(INSERT_TRIGGERS)
+        found = connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)", names
+        )
+        if not rows or dict(found.fetchall()) != INSERT_TRIGGERS:  # another diskcache: its own
+            connection.executemany(INSERT, rows)
+            return
+        for name in names:
+            connection.execute(f"DROP TRIGGER {name}")
+        connection.executemany(INSERT, rows)
+        added = {"count": len(rows), "size": sum(row[4] for row in rows)}
+        for name, value in added.items():
+            connection.execute("UPDATE Settings SET value = value + ? WHERE key = ?", (value, name))
+        for sql in INSERT_TRIGGERS.values():
+            connection.execute(sql)
 
     def cleared(self) -> dict[str, str]:
         """When ``cache-clear`` ran, per config_id ("*": all): results the db holds from

@@ -18,6 +18,7 @@ from .levels import restorable as level_restorable
 from .tracking import RowWriter, is_result_column
 
 CHUNK = 900  # cache keys per query (SQLite's variable limit is 999 in old versions)
+WRITE_CHUNK = 10_000  # entries per cache transaction (cache_rows)
 
 
 def notice(text: str) -> None:
@@ -118,29 +119,47 @@ def restore_from_db(
 
 def heal(writer: RowWriter, cache: ResultCache, killed_track_id: str, cache_errors: bool) -> int:
     """Cache the results a killed run committed but did not get to cache."""
-    if "cache_key" not in writer.columns:
+    return cache_rows(writer, cache, killed_track_id, cache_errors)
+
+
+def cache_rows(writer: RowWriter, cache: ResultCache, track_id: str, cache_errors: bool) -> int:
+    """Cache the computed rows of run ``track_id`` that the cache lacks; return how many.
+
+    A run writes its cache entries here, once its rows are all committed (recorder.py), and the
+    next run does the same for a run that was killed first (``heal``). The rows are read back
+    sorted by key and written WRITE_CHUNK at a time: in key order each page of diskcache's
+    unique key index is rewritten about once per run, where entries in the order they were
+    computed (random SHA-256 keys) rewrite most of the index on every batch. Memory stays
+    flat: SQLite sorts on disk, one chunk is in Python at a time. Which rows: as the run
+    decides when it computes them (errors only with ``cache_errors``, never a Timeout, a load
+    level only when measured whole); a key the cache holds already is left as it is.
+    """
+    columns = writer.columns
+    if not {"cache_key", "cache", "config_id"} <= columns:
         return 0
+    results = sorted(name for name in columns if is_result_column(name))
+    flags = [name if name in columns else "NULL" for name in ("error", "error_type", LEVEL)]
+    selected = ", ".join(["cache_key", "config_id", *flags, *(f'"{n}"' for n in results)])
     cursor = writer.connection.execute(
-        f"SELECT * FROM \"{writer.table}\" WHERE track_id = ? AND cache = ''", (killed_track_id,)
+        f"SELECT {selected} FROM \"{writer.table}\" WHERE track_id = ? AND cache = '' "
+        "ORDER BY cache_key",
+        (track_id,),
     )
-    names = [column[0] for column in cursor.description]
-    healed = 0
-    while chunk := cursor.fetchmany(CHUNK):
-        rows = [dict(zip(names, values, strict=True)) for values in chunk]
-        cached = cache.present([row["cache_key"] for row in rows])
-        entries = [
-            (
-                row["cache_key"],
-                {"result": result_of(row), "cache": killed_track_id},
-                row["config_id"],
-            )
-            for row in rows
-            if row["cache_key"] not in cached
-            and level_restorable(  # load levels: only levels measured whole (levels.py)
-                row,
-                not (row.get("error") and (not cache_errors or row.get("error_type") == "Timeout")),
-            )
-        ]
-        cache.put_many(entries)
-        healed += len(entries)
-    return healed
+    written = 0
+    while chunk := cursor.fetchmany(WRITE_CHUNK):
+        entries = []
+        for key, config_id, error, error_type, complete, *values in chunk:
+            if cacheable(error, error_type, complete, cache_errors):
+                result = {n: v for n, v in zip(results, values, strict=True) if v is not None}
+                entries.append((key, {"result": result, "cache": track_id}, config_id))
+        written += cache.put_many(entries, replace=False)
+    cursor.close()
+    return written
+
+
+def cacheable(error, error_type, complete, cache_errors: bool) -> bool:
+    """Is a computed row's result cached? Not a Timeout (retried next run), an error only with
+    ``--cache-errors``; a load level's row only if its level was measured whole."""
+    return level_restorable(
+        {LEVEL: complete}, error_type != "Timeout" and (cache_errors or not error)
+    )

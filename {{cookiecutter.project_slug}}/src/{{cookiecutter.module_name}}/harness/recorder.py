@@ -3,35 +3,32 @@
 import time
 
 from .cache import ResultCache
+from .cache_restore import cache_rows
 from .tracking import RowWriter
-
-# Cache entries are written CACHE_BATCH at a time (or after CACHE_SECONDS): every insert of a
-# random key rewrites index pages of diskcache's table, so fewer, larger transactions cost
-# less than half as much per entry (1,000 -> 10,000: ~100 -> ~50 us at 100k entries).
-CACHE_BATCH = 10_000
-CACHE_SECONDS = 5.0
 
 
 class Recorder:
-    """Buffers rows and cache entries; commits rows first, then writes their cache entries.
+    """Buffers rows and commits them; writes the run's cache entries once its rows are all in.
 
     Rows are committed once they hold ``max_unsaved_seconds`` of computation (or
-    ``max_batch_rows`` rows, or after 1 s). Cache entries wait for larger batches (CACHE_BATCH,
-    or CACHE_SECONDS): one diskcache transaction per row would double the cost of the per-row
-    mode, and entries are only ever written after their rows are committed, so ``heal`` can
-    always rebuild the missing ones.
+    ``max_batch_rows`` rows, or after 1 s). Cache entries are written at the end of the run
+    (``flush``), from the committed rows, in key order (cache_restore.cache_rows): writing them
+    as they come, in random key order, cost more than writing the rows themselves. Entries are
+    only ever written after their rows are committed, so a run killed before it cached them
+    leaves its rows for the next run to cache (``heal``): nothing committed is computed again.
+    A load level's entries (levels.py) are written as soon as the level is whole (``entries``).
     """
 
     def __init__(self, writer: RowWriter, cache: ResultCache, options):
         self.writer, self.cache, self.options = writer, cache, options
-        self.rows, self.pending, self.entries = [], [], []  # entries: of committed rows
+        self.rows, self.entries = [], []  # entries: a whole load level's, written at once
+        self.uncached = False  # rows to cache at the end of the run were committed
         self.unsaved_seconds = 0.0
-        self.last_flush = self.last_cache_flush = time.monotonic()
+        self.last_flush = time.monotonic()
 
     def add(self, row: dict, entry: tuple | None = None, seconds: float = 0.0) -> None:
         self.rows.append(row)
-        if entry is not None:
-            self.pending.append(entry)
+        self.uncached |= entry is not None
         self.unsaved_seconds += seconds
         now = time.monotonic()
         if (
@@ -40,32 +37,29 @@ class Recorder:
             or now - self.last_flush >= 1.0
         ):
             self.flush_rows(now)
-            if len(self.entries) >= CACHE_BATCH or now - self.last_cache_flush >= CACHE_SECONDS:
-                self.flush_cache(now)
 
     def tick(self) -> None:
         """The 1 s rule while nothing arrives (a datapoint hangs): finished rows get committed."""
         now = time.monotonic()
         if self.rows and now - self.last_flush >= 1.0:
             self.flush_rows(now)
-        if self.entries and now - self.last_cache_flush >= CACHE_SECONDS:
-            self.flush_cache(now)
 
     def flush_rows(self, now: float) -> None:
         # The buffer is emptied first: a failed or interrupted commit never writes a row twice.
-        rows, pending = self.rows, self.pending
-        self.rows, self.pending = [], []
+        rows = self.rows
+        self.rows = []
         self.unsaved_seconds = 0.0
         self.last_flush = now
         self.writer.write(rows)
-        self.entries += pending  # cached only once their rows are committed
 
     def flush_cache(self, now: float) -> None:
         self.cache.put_many(self.entries)
         self.entries = []
-        self.last_cache_flush = now
 
     def flush(self) -> None:
-        now = time.monotonic()
-        self.flush_rows(now)  # committed first ...
-        self.flush_cache(now)  # ... then cached: heal() covers a crash in between
+        """End of the run (also after Ctrl-C or an error): commit, then cache."""
+        self.flush_rows(time.monotonic())  # committed first ...
+        self.flush_cache(time.monotonic())
+        if self.uncached:  # ... then cached: heal() covers a crash in between
+            cache_rows(self.writer, self.cache, self.writer.track_id, self.options.cache_errors)
+            self.uncached = False

@@ -11,8 +11,9 @@ How exactly-once holds:
   killed run had committed but not cached (``heal``), so nothing committed is computed again.
 - Rows are written in batches that never hold more than ``max_unsaved_seconds`` of computation,
   so a crash loses at most that much work, which is simply computed again on resume. Cache
-  entries follow their rows in larger batches (``heal`` covers the gap), so even the per-row
-  mode (``max_unsaved_seconds=0``) costs one commit per datapoint, not two.
+  entries are written once the run's rows are all committed, from those rows, in key order
+  (recorder.py; ``heal`` covers the gap), so even the per-row mode (``max_unsaved_seconds=0``)
+  costs one commit per datapoint, not two.
 - Faults (pools.py, values.py): Ctrl-C, ``--timeout``, dead workers and results that cannot be
   stored become error rows or a clean stop, never a lost batch or a row written twice.
 - Load levels: when Params has a ``concurrency`` field, each configuration is computed on its
@@ -57,7 +58,7 @@ from .tracking import (
     require_engine,
     set_journal,
 )
-from .values import BadResult, Columns, bad_result_row, storable
+from .values import BadResult, Columns, bad_result_row, storable, value_of
 
 PARALLELISM = "{{ cookiecutter.parallelism }}"  # this project's default, one of CHOICES
 WORKERS = 4
@@ -210,6 +211,7 @@ class Ledger:
         self.counts = defaultdict(lambda: {"n_computed": 0, "n_reused": 0, "n_planned": 0})
         # Result keys must keep one spelling: SQLite column names ignore case (values.py).
         self.columns = Columns([*recorder.writer.columns, "input_id", "error", "error_type"])
+        self.checked = set()  # sequences of result keys that passed storable's key checks
 
     def context(self, key: str, item_columns: dict, params: Params) -> dict:
         """The columns of a row besides predict's result and its lineage."""
@@ -235,7 +237,7 @@ class Ledger:
         self, key: str, item: Item, item_columns: dict, params: Params, result: dict, seconds: float
     ) -> None:
         try:  # the db and the cache get the same, faithful values, or an error row
-            result = storable(result, self.columns)
+            result = self.storable(result)
         except BadResult as error:
             result = bad_result_row(result, item, error)
         self.columns.add(result)
@@ -245,12 +247,23 @@ class Ledger:
         if (self.options.cache_errors or not failed) and not timed_out:
             config_id = self.config_columns[params]["config_id"]
             entry = (key, {"result": result, "cache": self.summary.track_id}, config_id)
-        row = {**self.context(key, item_columns, params), **result}
+        row = self.context(key, item_columns, params)  # a new dict: one copy, not two
+        row.update(result)
         row.update(cache="", reused=0, row_digest=digest(result))
         self.recorder.add(row, entry, seconds=seconds)
         self.counts[params]["n_computed"] += 1
         self.summary.computed += 1
         self.summary.failed += failed
+
+    def storable(self, result: dict) -> dict:
+        """values.storable, its key checks once per run for each sequence of keys: they
+        depend on the keys alone (and the columns, which only grow by keys that passed)."""
+        shape = tuple(result)
+        if shape in self.checked:
+            return {key: value_of(key, value) for key, value in result.items()}
+        stored = storable(result, self.columns)
+        self.checked.add(shape)
+        return stored
 
     def configurations(self, order) -> list[tuple[dict, dict]]:
         """(config columns, counts) of each configuration of ``order`` that has rows."""
