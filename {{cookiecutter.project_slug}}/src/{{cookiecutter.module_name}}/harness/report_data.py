@@ -42,6 +42,34 @@ def run_frame(connection, track_id: str) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(names, columns, strict=True)), columns=names)
 
 
+def configurations(connection, track_id: str) -> pd.DataFrame:
+    """One row per configuration of the run (config_id and params_* columns), in the order
+    they first appear (what ``run_frame`` without its duplicates gives)."""
+    present = sql.columns(connection, PREDICTIONS)
+    names = ["config_id", *(n for n in present if n.startswith("params_"))]
+    cursor = connection.execute(
+        f"SELECT {', '.join(map(sql.quote, names))} FROM {sql.quote(PREDICTIONS)} "
+        f"WHERE track_id = ?{measured_sql(present)} GROUP BY config_id "
+        "ORDER BY MIN(timestamp), MIN(rowid)",
+        (track_id,),
+    )
+    return pd.DataFrame(cursor.fetchall(), columns=names)
+
+
+def class_counts(connection, track_id: str, config_id: str) -> pd.DataFrame:
+    """The (ground_truth, prediction, error) combinations of one configuration of the run and
+    how many datapoints have each (``count``): its rows, grouped by SQLite."""
+    present = sql.columns(connection, PREDICTIONS)
+    names = [n for n in ("ground_truth", "prediction", "error") if n in present]
+    selected = ", ".join(map(sql.quote, names))
+    cursor = connection.execute(
+        f"SELECT {selected}, COUNT(*) FROM {sql.quote(PREDICTIONS)} "
+        f"WHERE track_id = ? AND config_id = ?{measured_sql(present)} GROUP BY {selected}",
+        (track_id, config_id),
+    )
+    return pd.DataFrame(cursor.fetchall(), columns=[*names, "count"])
+
+
 def first_row(connection, track_id: str) -> dict:
     """The run's first row: when it ran and its metadata (for the report's heading)."""
     names = set(sql.columns(connection, PREDICTIONS))

@@ -18,6 +18,7 @@ stats.resample_summaries for a metric neither serves.
 import numpy as np
 
 from ..shared_metrics import LATENCY_HIGHER_IS_BETTER
+from . import grouped
 from .fast import Ranked, latencies, resampled, same, statistic
 from .fast import latency_intervals as latency_paired
 from .means import CELLS, find_forms, masked_shares, metrics, shares, sums
@@ -151,16 +152,24 @@ def paired_shares(a: tuple, b: tuple, name: str, options: Options, seed) -> Inte
         return None
     n, total = at_a.size, options.resamples
     rng = np.random.default_rng(seed)
+    base, both = value_a.sum(axis=0), value_a.sum(axis=0) + value_b.sum(axis=0)
+    few = grouped.distinct(np.hstack([value_a, value_b]))  # few distinct rows: their counts
+    if few:
+        n, k = len(few[0]), value_a.shape[1]
+        value_a, value_b = few[0][:, :k], few[0][:, k:]
     boot, permuted = [], []
     for start in range(0, total, max(1, CELLS // (2 * n))):
         size = min(max(1, CELLS // (2 * n)), total - start)
-        draws = cluster_draws(rng, n, None, size)
-        bits = np.unpackbits(np.frombuffer(rng.bytes((size * n + 7) // 8), dtype=np.uint8))
-        swap = bits[: size * n].reshape(size, n).astype(float)  # 1: the pair trades places
-        counts = np.array([np.bincount(d, minlength=n) for d in draws], dtype=float)
+        if few:
+            counts, swap = grouped.draw(rng, few[1], size)
+        else:
+            draws = cluster_draws(rng, n, None, size)
+            bits = np.unpackbits(np.frombuffer(rng.bytes((size * n + 7) // 8), dtype=np.uint8))
+            swap = bits[: size * n].reshape(size, n).astype(float)  # 1: the pair trades places
+            counts = np.array([np.bincount(d, minlength=n) for d in draws], dtype=float)
         of_a, of_b = sums(counts, value_a, forms)[name], sums(counts, value_b, forms)[name]
-        side_a = value_a.sum(axis=0) + swap @ (value_b - value_a)  # A's side of a permutation
-        side_b = value_a.sum(axis=0) + value_b.sum(axis=0) - side_a
+        side_a = base + swap @ (value_b - value_a)  # A's side of a permutation
+        side_b = both - side_a
         boot.append(of_b - of_a)
         permuted.append(metrics(side_b, forms)[name] - metrics(side_a, forms)[name])
     observed = float(point_b - point_a)

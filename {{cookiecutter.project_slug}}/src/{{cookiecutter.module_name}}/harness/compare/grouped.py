@@ -1,0 +1,44 @@
+"""Resamples of datapoints that share their values, drawn as counts of each distinct row.
+
+When the per-datapoint values a resample sums (means.py's shares, paired differences) take few
+distinct rows (a classification's correct 0/1 and error flag: a handful), drawing datapoints
+one by one is not needed to get the same statistics:
+
+- a bootstrap resample (n datapoints drawn with replacement) puts into the datapoints of one
+  distinct row a number of draws that is, jointly over the rows, multinomial(n, each row's
+  share of the datapoints);
+- a permutation (each pair's A and B swapped with probability 1/2, independently) swaps, among
+  a row's datapoints, a binomial(its datapoints, 1/2) number.
+
+Drawn so, a resample costs the number of distinct rows, not n: every sum over the datapoints
+(counts @ values, swaps @ changes) has exactly the distribution it has when the datapoints are
+drawn one by one (joint.draw, stats.cluster_draws), from another random stream, with the same
+number of resamples. Not for clusters (the kind's GROUP): those are drawn whole, as before.
+"""
+
+import numpy as np
+
+LIMIT = 4096  # distinct rows at most
+SHARE = 8  # and at most one per SHARE datapoints: else the datapoints are drawn one by one
+
+
+def distinct(values: np.ndarray, groups=None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the distinct rows of ``values`` (datapoints x columns), how many datapoints have each),
+    or None when they are too many (or NaN, or clusters): draw the datapoints one by one."""
+    n = len(values)
+    if groups is not None or n < 2 * SHARE or np.isnan(values).any():
+        return None
+    rows, sizes = np.unique(values, axis=0, return_counts=True)
+    if len(rows) > min(LIMIT, n // SHARE):
+        return None
+    return rows, sizes
+
+
+def draw(rng, sizes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, swaps) of ``size`` resamples, each size x distinct rows (``sizes``: each row's
+    datapoints): how many draws of a bootstrap resample land on the row's datapoints, and how
+    many of its pairs a permutation swaps. Floats, for the matrix products (exact integers)."""
+    n = int(sizes.sum())
+    counts = rng.multinomial(n, sizes / n, size=size).astype(float)
+    swaps = rng.binomial(sizes.astype(np.int64), 0.5, size=(size, sizes.size)).astype(float)
+    return counts, swaps
