@@ -18,15 +18,18 @@ number of resamples. Not for clusters (the kind's GROUP): those are drawn whole,
 
 import numpy as np
 
-LIMIT = 4096  # distinct rows at most
+from . import fast
+
+LIMIT = 16_384  # distinct rows at most
 SHARE = 8  # and at most one per SHARE datapoints: else the datapoints are drawn one by one
+SMALLEST = 5_000  # fewer datapoints: drawn one by one (cheap; tests check those on the draws)
 
 
 def distinct(values: np.ndarray, groups=None) -> tuple[np.ndarray, np.ndarray] | None:
     """(the distinct rows of ``values`` (datapoints x columns), how many datapoints have each),
     or None when they are too many (or NaN, or clusters): draw the datapoints one by one."""
     n = len(values)
-    if groups is not None or n < 2 * SHARE or np.isnan(values).any():
+    if groups is not None or n < SMALLEST or np.isnan(values).any():
         return None
     rows, sizes = np.unique(values, axis=0, return_counts=True)
     if len(rows) > min(LIMIT, n // SHARE):
@@ -42,3 +45,22 @@ def draw(rng, sizes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     counts = rng.multinomial(n, sizes / n, size=size).astype(float)
     swaps = rng.binomial(sizes.astype(np.int64), 0.5, size=(size, sizes.size)).astype(float)
     return counts, swaps
+
+
+def latency_statistics(values: np.ndarray, names: list[str], rng, size: int) -> dict | None:
+    """fast.py's latency statistics of ``names`` on ``size`` bootstrap resamples of ``values``
+    (NaN: a failed datapoint, left out), each drawn as counts of each distinct value (sorted;
+    the percentiles as fast.counted_percentiles picks them); None when they are too many."""
+    valid = values[~np.isnan(values)]
+    if values.size < SMALLEST or not valid.size:
+        return None
+    ordered, sizes = np.unique(valid, return_counts=True)
+    if ordered.size > min(LIMIT, values.size // SHARE):
+        return None
+    sizes = np.append(sizes, values.size - valid.size)  # the failed datapoints last
+    counts = rng.multinomial(values.size, sizes / values.size, size=size)[:, :-1]
+    found = fast.counted_percentiles(ordered, counts, [n for n in names if n in fast.PERCENTILES])
+    if "latency_mean" in names:
+        with np.errstate(invalid="ignore", divide="ignore"):  # no valid value: NaN, as intended
+            found["latency_mean"] = counts @ ordered / counts.sum(axis=1)
+    return found

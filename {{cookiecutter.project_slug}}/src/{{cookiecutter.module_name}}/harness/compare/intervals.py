@@ -85,6 +85,12 @@ def bootstrap(results, names, point, seed, groups, resamples: int) -> np.ndarray
     rng = np.random.default_rng(seed)
     boot = np.full((resamples, len(names)), np.nan)
     column = {m: j for j, m in enumerate(names)}
+    if by_latency == names and groups is None:  # few distinct latencies: drawn as their counts
+        found = grouped.latency_statistics(values, by_latency, rng, resamples)
+        for name, resample_values in (found or {}).items():
+            boot[:, column[name]] = resample_values
+        if found is not None:
+            return boot
     for start in range(0, resamples, CHUNK):
         size = min(CHUNK, resamples - start)
         draws = cluster_draws(rng, n, groups, size)
