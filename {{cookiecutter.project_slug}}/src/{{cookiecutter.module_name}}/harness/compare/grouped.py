@@ -31,10 +31,18 @@ def distinct(values: np.ndarray, groups=None) -> tuple[np.ndarray, np.ndarray] |
     n = len(values)
     if groups is not None or n < SMALLEST or np.isnan(values).any():
         return None
-    rows, sizes = np.unique(values, axis=0, return_counts=True)
-    if len(rows) > min(LIMIT, n // SHARE):
+    # each row as one integer, its columns' codes (the first column first): 1-d sorts only
+    key, radix = np.zeros(n, dtype=np.int64), 1
+    for column in values.T:
+        found, code = np.unique(column, return_inverse=True)
+        key, radix = key * found.size + code.ravel(), radix * found.size
+        if radix > 2**31:  # the combinations so far renumbered: no int64 overflow
+            renumbered, key = np.unique(key, return_inverse=True)
+            key, radix = key.ravel().astype(np.int64), renumbered.size
+    _, first, sizes = np.unique(key, return_index=True, return_counts=True)
+    if first.size > min(LIMIT, n // SHARE):
         return None
-    return rows, sizes
+    return values[first], sizes
 
 
 def draw(rng, sizes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

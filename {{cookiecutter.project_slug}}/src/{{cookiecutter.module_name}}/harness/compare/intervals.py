@@ -74,14 +74,14 @@ def share_forms(results: list[dict], names: list[str], point: dict, seed) -> lis
 
 def bootstrap(results, names, point, seed, groups, resamples: int) -> np.ndarray:
     """resamples x ``names``: each metric on each bootstrap resample of ``results`` (draws:
-    ``cluster_draws`` with ``np.random.default_rng(seed)``, CHUNK at a time)."""
+    ``cluster_draws`` with ``np.random.default_rng(seed)``, CHUNK at a time; when every metric
+    is a latency statistic of few distinct latencies, grouped.latency_statistics instead)."""
     n = len(results)
     values, by_latency = latency_names(results, names, point)
     rest = [m for m in names if m not in by_latency]
     by_shares = share_forms(results, rest, point, seed) if rest else []
     served = set(by_latency) | {m for _, forms, _ in by_shares for m in forms}
     by_summary = [m for m in rest if m not in served]
-    ranked = Ranked(values) if by_latency else None
     rng = np.random.default_rng(seed)
     boot = np.full((resamples, len(names)), np.nan)
     column = {m: j for j, m in enumerate(names)}
@@ -91,6 +91,7 @@ def bootstrap(results, names, point, seed, groups, resamples: int) -> np.ndarray
             boot[:, column[name]] = resample_values
         if found is not None:
             return boot
+    ranked = Ranked(values) if by_latency else None
     for start in range(0, resamples, CHUNK):
         size = min(CHUNK, resamples - start)
         draws = cluster_draws(rng, n, groups, size)
@@ -149,7 +150,8 @@ def pairing(ids: list[str], results: list[dict], name: str, point: dict, seed):
 def paired_shares(a: tuple, b: tuple, name: str, options: Options, seed) -> Interval | None:
     """``paired`` from two configurations' ``pairing`` (no result dict): on the input ids both
     ran, means.mean_intervals' computation (bootstrap: resamples' counts times the shares;
-    permutation: the shares of swapped pairs traded). None when the metric is equal."""
+    permutation: the shares of swapped pairs traded; the draws as counts of each distinct row
+    of shares when they are few, grouped.py). None when the metric is equal."""
     _, at_a, at_b = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
     value_a, value_b, forms = a[1][at_a], b[1][at_b], {name: a[2]}
     point_a = metrics(value_a.sum(axis=0)[None], forms)[name][0]
