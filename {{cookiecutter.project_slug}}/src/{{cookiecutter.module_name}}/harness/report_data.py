@@ -82,18 +82,23 @@ def first_row(connection, track_id: str) -> dict:
 
 
 def latencies(connection, track_id: str, config_ids: list[str]) -> list[np.ndarray]:
-    """Each configuration's latencies (seconds, failed datapoints left out), one query each."""
+    """Each configuration's latencies (seconds, failed datapoints left out), oldest first: one
+    pass over the run, CHUNK rows at a time (not one query per configuration)."""
     names = sql.columns(connection, PREDICTIONS)
     if "latency" not in names:
         return [np.array([]) for _ in config_ids]
-    query = (  # sql.column_values, its rows converted by numpy at once (no call per value)
-        f"SELECT latency FROM {sql.quote(PREDICTIONS)} WHERE track_id = ? AND config_id = ?"
-        f"{measured_sql(names)} AND latency IS NOT NULL"
+    cursor = connection.execute(
+        f"SELECT config_id, latency FROM {sql.quote(PREDICTIONS)} WHERE track_id = ?"
+        f"{measured_sql(names)} AND latency IS NOT NULL ORDER BY timestamp",
+        (track_id,),
     )
-    return [
-        np.array(connection.execute(query, (track_id, c)).fetchall(), dtype=float).reshape(-1)
-        for c in config_ids
-    ]
+    ids, values = [np.array([], dtype=object)], [np.array([])]
+    while rows := cursor.fetchmany(CHUNK):
+        chunk_ids, chunk_values = zip(*rows, strict=True)
+        ids.append(np.array(chunk_ids, dtype=object))
+        values.append(np.array(chunk_values, dtype=float))
+    ids, values = np.concatenate(ids), np.concatenate(values)
+    return [values[ids == c] for c in config_ids]
 
 
 def error_counts(connection, track_id: str) -> list[tuple[str, str, int]]:
