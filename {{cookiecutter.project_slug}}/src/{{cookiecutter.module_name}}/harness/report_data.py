@@ -47,13 +47,13 @@ def configurations(connection, track_id: str) -> pd.DataFrame:
     they first appear (what ``run_frame`` without its duplicates gives)."""
     present = sql.columns(connection, PREDICTIONS)
     names = ["config_id", *(n for n in present if n.startswith("params_"))]
-    cursor = connection.execute(
-        f"SELECT {', '.join(map(sql.quote, names))} FROM {sql.quote(PREDICTIONS)} "
-        f"WHERE track_id = ?{measured_sql(present)} GROUP BY config_id "
-        "ORDER BY MIN(timestamp), MIN(rowid)",
+    cursor = connection.execute(  # MIN, the one aggregate: the other columns from that row
+        f"SELECT {', '.join(map(sql.quote, names))}, MIN(timestamp) FROM "
+        f"{sql.quote(PREDICTIONS)} WHERE track_id = ?{measured_sql(present)} GROUP BY config_id "
+        f"ORDER BY MIN(timestamp)",
         (track_id,),
     )
-    return pd.DataFrame(cursor.fetchall(), columns=names)
+    return pd.DataFrame([row[:-1] for row in cursor], columns=names)
 
 
 def class_counts(connection, track_id: str, config_id: str) -> pd.DataFrame:
