@@ -15,6 +15,7 @@ from {{ cookiecutter.module_name }}.harness import validation as v
 from {{ cookiecutter.module_name }}.harness.compare.runs import runs as pandas_runs
 from {{ cookiecutter.module_name }}.harness.identity import result_digest
 from {{ cookiecutter.module_name }}.harness.lineage import check_edited, check_lineage, digests
+from {{ cookiecutter.module_name }}.harness.report_stats import per_class_section
 from {{ cookiecutter.module_name }}.harness.tracking import (
     is_result_column,
     read_table,
@@ -159,3 +160,23 @@ def test_report_reads_equal_pandas(db, frame):
         reused = int((~blank(run["cache"])).sum())
         assert report_data.cache_counts(connection, latest) == (len(run), reused)
         assert report_data.runs(connection) == pandas_runs(frame)
+
+
+def test_report_configurations_and_class_counts_equal_pandas(db, frame):
+    """The run's configurations (first row of each, in order) and the per-class table of each
+    configuration from SQL counts: what the run's whole rows give."""
+    latest = frame.sort_values("timestamp")["track_id"].iloc[-1]
+    run = frame[frame["track_id"] == latest].sort_values("timestamp")
+    params = ["config_id", *(c for c in frame.columns if c.startswith("params_"))]
+    with closing(sql.connect(db)) as connection:
+        found = report_data.configurations(connection, latest)
+        expected = run[params].drop_duplicates("config_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(found, expected, check_dtype=False)
+        if not {"ground_truth", "prediction"} <= set(run.columns):
+            return  # no classes in this kind's results
+        for config_id in expected["config_id"]:
+            counts = report_data.class_counts(connection, latest, config_id)
+            assert counts["count"].sum() == (run["config_id"] == config_id).sum()
+            rows = run[run["config_id"] == config_id][["ground_truth", "prediction", "error"]]
+            whole = per_class_section(rows.assign(count=1), "label")  # one count per row
+            assert per_class_section(counts, "label") == whole

@@ -20,13 +20,11 @@ from tabulate import tabulate  # noqa: E402
 
 from . import report_data, sql  # noqa: E402
 from .compare import markdown, plot  # noqa: E402
-from .compare.between import earlier_code, sides  # noqa: E402
-from .compare.core import compare_runs  # noqa: E402
-from .compare.load import Rows  # noqa: E402
 from .errors import OperationalError  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PRIMARY, PRIMARY_LABEL, Params  # noqa: E402
 from .kind import extra_plots as kind_extra_plots  # noqa: E402
 from .replicates import replicates_section  # noqa: E402
+from .report_pass import rank_and_compare  # noqa: E402
 from .report_stats import uncertainty_sections  # noqa: E402
 from .tracking import METRICS, PREDICTIONS, read_table, table_exists  # noqa: E402
 
@@ -241,22 +239,11 @@ def cache_section(rows: int, reused: int) -> list[str]:
     ]
 
 
-def comparison_section(connection, track_id: str, folder: Path, db: Path) -> list[str]:
-    """The comparison with the previous run of the same phase (none when ``track_id`` is the
-    first), and its PNG in ``folder``."""
-    all_runs = report_data.runs(connection)
-    previous = report_data.previous_run(all_runs, track_id)
-    if previous is None:
+def comparison_section(comparison: dict | None, folder: Path) -> list[str]:
+    """The comparison with the previous run of the same phase (report_pass.rank_and_compare;
+    none when the run is the first), and its PNG in ``folder``."""
+    if comparison is None:
         return []
-    this = next(r for r in all_runs if r["track_id"] == track_id)
-    previous = earlier_code(all_runs, this, previous)  # not a replicate of this code
-    comparison = compare_runs(  # read one configuration at a time, as `compare` does
-        Rows(db, previous["track_id"]),
-        {**previous, "selector": previous["track_id"], "db": str(db)},
-        Rows(db, track_id),
-        {**this, "selector": track_id, "db": str(db)},
-        sides=sides(db, previous, this),  # each side's replicates, if any
-    )
     title = "Compared with the previous run"
     if same_results(comparison):
         return [f"## {title}", "", same_results(comparison), ""]
@@ -298,22 +285,26 @@ def write_report(
     folder = Path(out) / experiment
     folder.mkdir(parents=True, exist_ok=True)
     with closing(sql.connect(db)) as connection:  # SQL aggregates; one run's rows, lean
-        run = report_data.run_frame(connection, track_id)
+        # one read of each run, one configuration at a time, for the ranking and the comparison
+        ranking, comparison = rank_and_compare(connection, db, track_id)
+        # the run's rows only for a kind's extra plots (its ``predictions``), let go after them
+        run = report_data.run_frame(connection, track_id) if kind_extra_plots else None
         latencies = report_data.latencies(connection, track_id, list(metrics["config_id"]))
         extra = write_plots(metrics, run, latencies, folder)
+        del run, latencies
         lines = [
             *heading_lines(experiment, track_id, report_data.first_row(connection, track_id)),
             *configurations_section(metrics),
             *metrics_section(metrics),
-            *uncertainty_sections(run, folder, db, track_id),  # intervals, ranking, error bars
+            *uncertainty_sections(ranking, folder, connection, track_id),  # intervals, ranking
             *latency_section(),
             *extra_plot_sections(extra),
             *errors_section(report_data.error_counts(connection, track_id), metrics),
             *cache_section(*report_data.cache_counts(connection, track_id)),
-            *replicates_section(db, run, track_id),  # measurements between replicate runs
+            # measurements between replicate runs (the run's configurations: their params)
+            *replicates_section(db, report_data.configurations(connection, track_id), track_id),
+            *comparison_section(comparison, folder),  # after an earlier run
         ]
-        del run  # the comparison reads both runs again, one configuration at a time
-        lines += comparison_section(connection, track_id, folder, db)  # after an earlier run
     path = folder / "README.md"
     path.write_text("\n".join(lines))
     return path

@@ -42,6 +42,34 @@ def run_frame(connection, track_id: str) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(names, columns, strict=True)), columns=names)
 
 
+def configurations(connection, track_id: str) -> pd.DataFrame:
+    """One row per configuration of the run (config_id and params_* columns), in the order
+    they first appear (what ``run_frame`` without its duplicates gives)."""
+    present = sql.columns(connection, PREDICTIONS)
+    names = ["config_id", *(n for n in present if n.startswith("params_"))]
+    cursor = connection.execute(  # MIN, the one aggregate: the other columns from that row
+        f"SELECT {', '.join(map(sql.quote, names))}, MIN(timestamp) FROM "
+        f"{sql.quote(PREDICTIONS)} WHERE track_id = ?{measured_sql(present)} GROUP BY config_id "
+        f"ORDER BY MIN(timestamp)",
+        (track_id,),
+    )
+    return pd.DataFrame([row[:-1] for row in cursor], columns=names)
+
+
+def class_counts(connection, track_id: str, config_id: str) -> pd.DataFrame:
+    """The (ground_truth, prediction, error) combinations of one configuration of the run and
+    how many datapoints have each (``count``): its rows, grouped by SQLite."""
+    present = sql.columns(connection, PREDICTIONS)
+    names = [n for n in ("ground_truth", "prediction", "error") if n in present]
+    selected = ", ".join(map(sql.quote, names))
+    cursor = connection.execute(
+        f"SELECT {selected}, COUNT(*) FROM {sql.quote(PREDICTIONS)} "
+        f"WHERE track_id = ? AND config_id = ?{measured_sql(present)} GROUP BY {selected}",
+        (track_id, config_id),
+    )
+    return pd.DataFrame(cursor.fetchall(), columns=[*names, "count"])
+
+
 def first_row(connection, track_id: str) -> dict:
     """The run's first row: when it ran and its metadata (for the report's heading)."""
     names = set(sql.columns(connection, PREDICTIONS))
@@ -54,20 +82,23 @@ def first_row(connection, track_id: str) -> dict:
 
 
 def latencies(connection, track_id: str, config_ids: list[str]) -> list[np.ndarray]:
-    """Each configuration's latencies (seconds, failed datapoints left out), one query each."""
+    """Each configuration's latencies (seconds, failed datapoints left out), oldest first: one
+    pass over the run, CHUNK rows at a time (not one query per configuration)."""
     names = sql.columns(connection, PREDICTIONS)
     if "latency" not in names:
         return [np.array([]) for _ in config_ids]
-    return [
-        sql.column_values(
-            connection,
-            PREDICTIONS,
-            "latency",
-            f"track_id = ? AND config_id = ?{measured_sql(names)}",
-            (track_id, c),
-        )
-        for c in config_ids
-    ]
+    cursor = connection.execute(
+        f"SELECT config_id, latency FROM {sql.quote(PREDICTIONS)} WHERE track_id = ?"
+        f"{measured_sql(names)} AND latency IS NOT NULL ORDER BY timestamp",
+        (track_id,),
+    )
+    ids, values = [np.array([], dtype=object)], [np.array([])]
+    while rows := cursor.fetchmany(CHUNK):
+        chunk_ids, chunk_values = zip(*rows, strict=True)
+        ids.append(np.array(chunk_ids, dtype=object))
+        values.append(np.array(chunk_values, dtype=float))
+    ids, values = np.concatenate(ids), np.concatenate(values)
+    return [values[ids == c] for c in config_ids]
 
 
 def error_counts(connection, track_id: str) -> list[tuple[str, str, int]]:

@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from .compare.ranking import rank, rank_table  # noqa: E402
+from .compare.ranking import rank_table  # noqa: E402
 from .kind import HIGHER_IS_BETTER, PER_CLASS, PRIMARY  # noqa: E402
+from .report_data import class_counts  # noqa: E402
 
 SECONDS = ("latency_mean", "latency_p50", "latency_p95", "latency_p99")  # shown in ms
 
@@ -65,16 +66,17 @@ def plot_primary(ranking: dict, labels: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def per_class_section(run, config_id: str, label: str) -> list[str]:
-    """Precision and recall of each class, for one configuration (failed datapoints: wrong)."""
-    rows = run[run["config_id"] == config_id]
-    failed = rows["error"].fillna("").astype(str) != "" if "error" in rows else False
-    truth = rows["ground_truth"].astype(str)
-    predicted = rows["prediction"].astype(str).where(~failed, "")
+def per_class_section(counts, label: str) -> list[str]:
+    """Precision and recall of each class, for one configuration (failed datapoints: wrong);
+    ``counts``: its (ground_truth, prediction, error, count) rows (report_data.class_counts)."""
+    failed = counts["error"].fillna("").astype(str) != "" if "error" in counts else False
+    truth = counts["ground_truth"].astype(str)
+    predicted = counts["prediction"].astype(str).where(~failed, "")
+    weight = counts["count"]
     table = []
     for name in sorted(set(truth)):
-        hits = int(((predicted == name) & (truth == name)).sum())
-        said, support = int((predicted == name).sum()), int((truth == name).sum())
+        hits = int(weight[(predicted == name) & (truth == name)].sum())
+        said, support = int(weight[predicted == name].sum()), int(weight[truth == name].sum())
         table.append(
             {
                 "class": name,
@@ -94,16 +96,19 @@ def per_class_section(run, config_id: str, label: str) -> list[str]:
     ]
 
 
-def uncertainty_sections(run, folder: Path, db: Path, track_id: str) -> list[str]:
-    """The report's sections: ranking, metrics with intervals, and the error-bar plot (the
-    ranking read from ``db`` one configuration at a time, compare.ranking.rank)."""
-    ranking = rank(db, track_id)
+def uncertainty_sections(ranking: dict, folder: Path, connection, track_id: str) -> list[str]:
+    """The report's sections: ranking, metrics with intervals, and the error-bar plot, from
+    ``ranking`` (compare.ranking: read one configuration at a time); the per-class table of the
+    best configuration counted in SQL (``connection``)."""
     table = rank_table(ranking)
     varying = [k for k in table[0] if k not in ("rank", PRIMARY, "95% CI", "vs best")][:-2]
     labels = [", ".join(f"{k}={row[k]}" for k in varying) or str(row["rank"]) for row in table]
     plot_primary(ranking, labels, Path(folder) / f"{PRIMARY}_ci.png")
     best = ranking["configurations"][0]["config_id"] if ranking["configurations"] else None
-    per_class = per_class_section(run, best, labels[0]) if PER_CLASS and best else []
+    if PER_CLASS and best:
+        per_class = per_class_section(class_counts(connection, track_id, best), labels[0])
+    else:
+        per_class = []
     return [
         *per_class,
         "## Ranking",

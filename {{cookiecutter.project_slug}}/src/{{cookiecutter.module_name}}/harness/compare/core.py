@@ -278,15 +278,16 @@ def compare_rows(
 
 
 def compare_runs(
-    rows_a: Rows, run_a: dict, rows_b: Rows, run_b: dict, options=None, sides=None
+    rows_a: Rows, run_a: dict, rows_b: Rows, run_b: dict, options=None, sides=None, streams=None
 ) -> dict:
-    """``compare_rows`` of two runs read from their db one configuration at a time (SQL)."""
+    """``compare_rows`` of two runs read from their db one configuration at a time (SQL);
+    ``streams``: their ``paired_streams``, when the caller also reads them (the report)."""
     options = options or Options()
     with no_cycle_collection():
         configurations = [
             compare_results(config_id, params, by_a, by_b, options)
             for config_id, params, by_a, by_b in tqdm(
-                paired_streams(rows_a, rows_b),
+                streams or paired_streams(rows_a, rows_b),
                 desc="compare",
                 unit="configuration",
                 disable=not sys.stderr.isatty(),

@@ -18,6 +18,7 @@ stats.resample_summaries for a metric neither serves.
 import numpy as np
 
 from ..shared_metrics import LATENCY_HIGHER_IS_BETTER
+from . import grouped
 from .fast import Ranked, latencies, resampled, same, statistic
 from .fast import latency_intervals as latency_paired
 from .means import CELLS, find_forms, masked_shares, metrics, shares, sums
@@ -73,17 +74,24 @@ def share_forms(results: list[dict], names: list[str], point: dict, seed) -> lis
 
 def bootstrap(results, names, point, seed, groups, resamples: int) -> np.ndarray:
     """resamples x ``names``: each metric on each bootstrap resample of ``results`` (draws:
-    ``cluster_draws`` with ``np.random.default_rng(seed)``, CHUNK at a time)."""
+    ``cluster_draws`` with ``np.random.default_rng(seed)``, CHUNK at a time; when every metric
+    is a latency statistic of few distinct latencies, grouped.latency_statistics instead)."""
     n = len(results)
     values, by_latency = latency_names(results, names, point)
     rest = [m for m in names if m not in by_latency]
     by_shares = share_forms(results, rest, point, seed) if rest else []
     served = set(by_latency) | {m for _, forms, _ in by_shares for m in forms}
     by_summary = [m for m in rest if m not in served]
-    ranked = Ranked(values) if by_latency else None
     rng = np.random.default_rng(seed)
     boot = np.full((resamples, len(names)), np.nan)
     column = {m: j for j, m in enumerate(names)}
+    if by_latency == names and groups is None:  # few distinct latencies: drawn as their counts
+        found = grouped.latency_statistics(values, by_latency, rng, resamples)
+        for name, resample_values in (found or {}).items():
+            boot[:, column[name]] = resample_values
+        if found is not None:
+            return boot
+    ranked = Ranked(values) if by_latency else None
     for start in range(0, resamples, CHUNK):
         size = min(CHUNK, resamples - start)
         draws = cluster_draws(rng, n, groups, size)
@@ -142,7 +150,8 @@ def pairing(ids: list[str], results: list[dict], name: str, point: dict, seed):
 def paired_shares(a: tuple, b: tuple, name: str, options: Options, seed) -> Interval | None:
     """``paired`` from two configurations' ``pairing`` (no result dict): on the input ids both
     ran, means.mean_intervals' computation (bootstrap: resamples' counts times the shares;
-    permutation: the shares of swapped pairs traded). None when the metric is equal."""
+    permutation: the shares of swapped pairs traded; the draws as counts of each distinct row
+    of shares when they are few, grouped.py). None when the metric is equal."""
     _, at_a, at_b = np.intersect1d(a[0], b[0], assume_unique=True, return_indices=True)
     value_a, value_b, forms = a[1][at_a], b[1][at_b], {name: a[2]}
     point_a = metrics(value_a.sum(axis=0)[None], forms)[name][0]
@@ -151,16 +160,24 @@ def paired_shares(a: tuple, b: tuple, name: str, options: Options, seed) -> Inte
         return None
     n, total = at_a.size, options.resamples
     rng = np.random.default_rng(seed)
+    base, both = value_a.sum(axis=0), value_a.sum(axis=0) + value_b.sum(axis=0)
+    few = grouped.distinct(np.hstack([value_a, value_b]))  # few distinct rows: their counts
+    if few:
+        n, k = len(few[0]), value_a.shape[1]
+        value_a, value_b = few[0][:, :k], few[0][:, k:]
     boot, permuted = [], []
     for start in range(0, total, max(1, CELLS // (2 * n))):
         size = min(max(1, CELLS // (2 * n)), total - start)
-        draws = cluster_draws(rng, n, None, size)
-        bits = np.unpackbits(np.frombuffer(rng.bytes((size * n + 7) // 8), dtype=np.uint8))
-        swap = bits[: size * n].reshape(size, n).astype(float)  # 1: the pair trades places
-        counts = np.array([np.bincount(d, minlength=n) for d in draws], dtype=float)
+        if few:
+            counts, swap = grouped.draw(rng, few[1], size)
+        else:
+            draws = cluster_draws(rng, n, None, size)
+            bits = np.unpackbits(np.frombuffer(rng.bytes((size * n + 7) // 8), dtype=np.uint8))
+            swap = bits[: size * n].reshape(size, n).astype(float)  # 1: the pair trades places
+            counts = np.array([np.bincount(d, minlength=n) for d in draws], dtype=float)
         of_a, of_b = sums(counts, value_a, forms)[name], sums(counts, value_b, forms)[name]
-        side_a = value_a.sum(axis=0) + swap @ (value_b - value_a)  # A's side of a permutation
-        side_b = value_a.sum(axis=0) + value_b.sum(axis=0) - side_a
+        side_a = base + swap @ (value_b - value_a)  # A's side of a permutation
+        side_b = both - side_a
         boot.append(of_b - of_a)
         permuted.append(metrics(side_b, forms)[name] - metrics(side_a, forms)[name])
     observed = float(point_b - point_a)

@@ -12,14 +12,16 @@ and every metric is read from them: means.py's forms as one matrix product of th
 of the swaps) with the per-datapoint shares, a per-datapoint metric's mean of paired
 differences as counts @ differences / counts' total (its p-value is exact, as paired_bootstrap's:
 no draw). The statistics are those of means.mean_intervals and stats.paired_bootstrap; only
-the random draws differ (tests/test_compare.py checks both give the same decisions).
+the random draws differ (tests/test_compare.py checks both give the same decisions). When the
+values take few distinct rows, each resample is drawn as counts of each (grouped.py: the same
+distribution, another random stream; tests/test_grouped.py).
 """
 
 import zlib
 
 import numpy as np
 
-from . import means
+from . import grouped, means
 from .stats import Interval, Options, cluster_sums, normal_p, quantiles, summary
 
 CELLS = 2_000_000  # resamples x datapoints per chunk: bounded memory (~40 MB at most)
@@ -89,10 +91,15 @@ def joint_intervals(
     cluster, total = clusters(n, groups), options.resamples
     rng = np.random.default_rng(seed)
     chunk = max(1, CELLS // n)
+    few = grouped.distinct(product[:, :-1], groups)  # few distinct rows: drawn as their counts
+    if few:
+        product = np.hstack([few[0], np.ones((len(few[0]), 1))])
+        change, chunk = few[0][:, k : 2 * k] - few[0][:, :k], max(1, CELLS // len(few[0]))
     boot = {name: [] for name in [*forms, *rows]}
     permuted = {name: [] for name in forms}
     for start in range(0, total, chunk):
-        counts, swaps = draw(rng, cluster, min(chunk, total - start))
+        size = min(chunk, total - start)
+        counts, swaps = grouped.draw(rng, few[1], size) if few else draw(rng, cluster, size)
         totals = counts @ product
         of_a, of_b = means.metrics(totals[:, :k], forms), means.metrics(totals[:, k : 2 * k], forms)
         if forms:  # A's side of a permutation: A's values, B's where swapped; B's: the rest

@@ -38,25 +38,25 @@ def masked_shares(results: list[dict], names: list[str]) -> np.ndarray:
     (None, false or true): accuracy reads no latency. ``find_forms`` checks each form against
     summarize on the real rows, so a metric that reads a masked column finds no form here (it
     is tried again with ``shares``)."""
-    columns = sorted({c for r in results for c in r})
+    columns = sorted(set().union(*results))
     distinct = {c: {repr(r.get(c)) for r in results[: MASKED * 4]} for c in columns}
     masked = {c for c in columns if len(distinct[c]) > MASKED}
     keys = []  # column by column (list comprehensions, not a call per value), then per row
     for c in columns:
         values = [r.get(c) for r in results]
         if c in masked:  # the first value of each kind stands in: None, false, true
-            stand_ins = {}
-            for v in values:
-                stand_ins.setdefault(None if v is None else bool(v), v)
-            values = [stand_ins[None if v is None else bool(v)] for v in values]
+            kinds = [None if v is None else bool(v) for v in values]
+            stand_ins = {k: values[kinds.index(k)] for k in dict.fromkeys(kinds)}
+            values = list(map(stand_ins.__getitem__, kinds))
         keys.append(values)
     rows = list(zip(*keys, strict=True)) if keys else [()] * len(results)
-    singles = {}
-    for key in set(rows):
+    index = {key: number for number, key in enumerate(dict.fromkeys(rows))}  # distinct rows
+    singles = []
+    for key in index:
         single = summary([dict(zip(columns, key, strict=True))])
-        singles[key] = [np.nan if single.get(m) is None else float(single[m]) for m in names]
-    found = [singles[key] for key in rows]
-    return np.array(found, dtype=float).reshape(len(results), len(names))
+        singles.append([np.nan if single.get(m) is None else float(single[m]) for m in names])
+    codes = np.fromiter(map(index.__getitem__, rows), dtype=np.intp, count=len(rows))
+    return np.array(singles, dtype=float).reshape(len(index), len(names))[codes]
 
 
 def reduce(values: np.ndarray, form: tuple) -> np.ndarray:

@@ -152,12 +152,18 @@ def rank_results(found, run: dict | None = None, options: Options | None = None,
     read again one at a time (for the tests against the best); without it, every
     configuration's results are kept from ``found``."""
     options = options or Options()
-    higher = kind.HIGHER_IS_BETTER[kind.PRIMARY]
     configurations, kept = [], {}
     for config_id, params, by_id in found:
         configurations.append(described(config_id, params, by_id, options))
         if again is None:
             kept[config_id] = by_id
+    return ranked(configurations, kept, run, options, again)
+
+
+def ranked(configurations: list[dict], kept: dict, run, options: Options, again=None) -> dict:
+    """``rank_results`` from each configuration's ``described`` (in config_id order): the best,
+    then the tests against it (``kept``: config_id -> input_id -> result, when not ``again``)."""
+    higher = kind.HIGHER_IS_BETTER[kind.PRIMARY]
     valued = [c for c in configurations if c["value"] is not None]
     valued.sort(key=lambda c: -c["value"] if higher else c["value"])
     best = valued[0] if valued else None
