@@ -14,7 +14,8 @@ from {{ cookiecutter.module_name }}.harness import cache_report, integrity, repo
 from {{ cookiecutter.module_name }}.harness import validation as v
 from {{ cookiecutter.module_name }}.harness.compare.runs import runs as pandas_runs
 from {{ cookiecutter.module_name }}.harness.identity import result_digest
-from {{ cookiecutter.module_name }}.harness.lineage import check_edited, check_lineage, digests
+from {{ cookiecutter.module_name }}.harness.lineage import check_lineage
+from {{ cookiecutter.module_name }}.harness.row_pass import check_edited, digests
 from {{ cookiecutter.module_name }}.harness.tracking import (
     is_result_column,
     read_table,
