@@ -209,6 +209,24 @@ def test_table_totals_equal_pandas(db, frame):
     assert phases.details["phases"] == frame["phase"].value_counts().to_dict()
 
 
+def test_validate_equals_its_checks_one_by_one(db):
+    """validate reads the whole table in a thread beside the row checks: the findings are those
+    of each check run on its own, in the same order."""
+    found = table(db)
+    alone = [
+        v.check_leaks(found),
+        v.check_duplicates(found),
+        v.check_null_params(found),
+        v.check_failures(found, v.MAX_ERROR_RATE),
+        v.check_cache(found),
+        v.check_metrics(found),
+        v.check_drift(db, found),
+        *integrity.check_rows(found, False, v.MAX_ERROR_RATE),
+    ]
+    assert v.FAIL in {f.status for f in alone}  # the fixture's leak, failures and edits
+    assert v.validate(db)[: len(alone)] == alone
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -21,25 +21,26 @@ from .lineage import EXAMPLES, NAMING, in_scope, named, result_columns, selected
 MEMO = 4096  # distinct values remembered per column (labels, error types; not ids)
 
 
-def digests(names: list[str]):
-    """``result_digest`` of rows given as value tuples in the order of ``names``, without a dict
+def digests(names: list[str], offset: int = 0):
+    """``result_digest`` of rows given as value tuples holding ``names`` in that order from
+    position ``offset`` (the rest of the row is ignored), without a dict
     and json.dumps per row (a million rows are checked): the same JSON text, keys sorted once,
     each column's frequent values encoded once (tests/test_analysis_sql.py checks it equals
     ``result_digest``)."""
-    columns = [  # (position in the row, its memo: value -> '"name":"text"'), by name
-        (i, {}) for i in sorted(range(len(names)), key=names.__getitem__)
+    columns = [  # (position in the row, its memo: value -> '"name":"text"', '"name":'), by name
+        (offset + i, {}, encode_basestring_ascii(names[i]) + ":")
+        for i in sorted(range(len(names)), key=names.__getitem__)
     ]
-    keys = {i: encode_basestring_ascii(names[i]) + ":" for i in range(len(names))}
 
     def digest(values) -> str:
         parts = []
-        for i, memo in columns:
+        for i, memo, key in columns:
             value = values[i]
-            if value is None or value != value:  # NULL or NaN: left out
-                continue
             found = memo.get(value)
             if found is None:
-                found = keys[i] + encode_basestring_ascii(_as_stored(value))
+                if value is None or value != value:  # NULL or NaN: left out
+                    continue
+                found = key + encode_basestring_ascii(_as_stored(value))
                 if len(memo) < MEMO:
                     memo[value] = found
             parts.append(found)
@@ -96,12 +97,11 @@ def read(table, scope: list[str], keep: list[str] = ()) -> RowPass:
     results = result_columns(table)
     keep = [name for name in keep if name in results]
     found = RowPass(keep)
-    digest = digests(results)
     has_digest = table.has("row_digest")
     params = sql.params_columns(table.columns) if table.has("config_id") else []
     hit = sql.text_set("cache") if table.has("cache") else "0"
     start = 5 + len(params)  # track_id, input_id, row_digest, hit, config_id, params, results
-    end = start + len(results)
+    digest = digests(results, start)
     kept_at = [start + results.index(name) for name in keep]
     where, args = in_scope(scope)
     cursor = table.connection.execute(
@@ -112,24 +112,27 @@ def read(table, scope: list[str], keep: list[str] = ()) -> RowPass:
         f"WHERE {where} ORDER BY timestamp",
         args,
     )
-    counts, appenders = found.counts, {}
+    counts, configurations, appenders = found.counts, found.configurations, {}
+    hits = checked = edited = 0
     for row in cursor:
         key = row[0], row[4]
         counts[key] = counts.get(key, 0) + 1
-        found.hits += row[3]
-        if params and row[4:start] not in found.configurations:
-            found.configurations[row[4:start]] = (row[0], row[1], row[4])
+        hits += row[3]
+        if params and row[4:start] not in configurations:
+            configurations[row[4:start]] = (row[0], row[1], row[4])
         if has_digest and row[2] is not None and row[2] != "":
-            found.checked += 1
-            if digest(row[start:end]) != row[2]:
-                found.edited += 1
+            checked += 1
+            if digest(row) != row[2]:
+                edited += 1
                 if len(found.examples) < EXAMPLES:
-                    found.examples.append(dict(zip(NAMING, (row[0], row[1], row[4]), strict=True)))
+                    naming = row[0], row[1], row[4]
+                    found.examples.append(dict(zip(NAMING, naming, strict=True)))
         if keep:
             append = appenders.get(key) or appenders.setdefault(key, found.appenders(key))
             for add, i in zip(append, kept_at, strict=True):
                 value = row[i]
                 add(sys.intern(value) if type(value) is str else value)  # one object per text
+    found.hits, found.checked, found.edited = hits, checked, edited
     found.params = params
     return found
 

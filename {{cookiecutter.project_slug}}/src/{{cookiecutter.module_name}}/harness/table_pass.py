@@ -2,11 +2,24 @@
 and one grouping by the identity columns (``repeats``), instead of one read per check.
 
 A million-row table costs about a second per read, and grouping by a column without an index
-sorts the whole table: each is done once. ``table`` is validation's Table: connection, name,
-quoted, columns, ``has``, ``one``, latest.
+sorts the whole table: each is done once, in a thread beside the row checks (``whole_table``).
+``table`` is validation's Table: connection, name, quoted, columns, ``has``, ``one``, latest.
 """
 
+import copy
+from contextlib import closing
+from pathlib import Path
+
 from . import sql
+
+
+def whole_table(table, db: Path, done: str, keys: list[str]) -> tuple[dict, tuple | None]:
+    """``totals`` and ``repeats`` (None without identity columns) on a connection of their own,
+    for a thread: SQLite lets go of the GIL while it reads and sorts, so these run beside the
+    row checks' Python."""
+    own = copy.copy(table)
+    with closing(sql.connect(db)) as own.connection:
+        return totals(own, done), repeats(own, keys, done) if keys else None
 
 
 def totals(table, done: str) -> dict:

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import types
 import typing
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict
 from functools import cached_property
@@ -39,14 +40,25 @@ class Table:
     def one(self, query: str, args=()):
         return self.connection.execute(query, args).fetchone()
 
+    whole: Future | None = None  # table_pass.whole_table, when started in a thread
+
+    def start_whole_table(self, pool: ThreadPoolExecutor, db: Path) -> None:
+        """Read ``totals`` and ``repeats`` in ``pool``'s thread from now on."""
+        done = computed_and_succeeded(self)
+        self.whole = pool.submit(table_pass.whole_table, self, db, done, identity_columns(self))
+
     @cached_property
     def totals(self) -> dict:
         """Whole-table counts, one pass for every check (table_pass.totals)."""
+        if self.whole is not None:
+            return self.whole.result()[0]
         return table_pass.totals(self, computed_and_succeeded(self))
 
     @cached_property
     def repeats(self) -> tuple[int, int, list[str], bool]:
         """Leaked computations, and whether a run may hold one twice (table_pass.repeats)."""
+        if self.whole is not None:
+            return self.whole.result()[1]
         return table_pass.repeats(self, identity_columns(self), computed_and_succeeded(self))
 
     def latest_run(self) -> tuple[str, tuple]:
@@ -293,7 +305,7 @@ def validate(
             )
         ]
     require_engine(engine)  # the same refusal as the run's, though SQLite reads the file
-    with closing(sql.connect(db)) as connection:
+    with closing(sql.connect(db)) as connection, ThreadPoolExecutor(1) as pool:
         found = Table(connection, table)
         if found.one(f"SELECT COUNT(*) FROM (SELECT 1 FROM {found.quoted} LIMIT 1)")[0] == 0:
             return [
@@ -304,6 +316,8 @@ def validate(
                     "Run the benchmark first (make run).",
                 )
             ]
+        found.start_whole_table(pool, db)  # SQLite reads the whole table in a thread meanwhile
+        rows = check_rows(found, all_runs, max_error_rate)  # the runs checked, read in Python
         return [
             check_leaks(found),
             check_duplicates(found),
@@ -312,7 +326,7 @@ def validate(
             check_cache(found),
             check_metrics(found),
             check_drift(db, found),
-            *check_rows(found, all_runs, max_error_rate),
+            *rows,
             *check_levels(level_frame(connection, table, found.columns)),  # load levels
         ]
 
