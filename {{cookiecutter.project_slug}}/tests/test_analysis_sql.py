@@ -10,12 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.module_name }}.harness import cache_report, integrity, report_data, runner, sql
+from {{ cookiecutter.module_name }}.harness import (
+    cache_report,
+    integrity,
+    report_data,
+    row_pass,
+    runner,
+    sql,
+)
 from {{ cookiecutter.module_name }}.harness import validation as v
 from {{ cookiecutter.module_name }}.harness.compare.runs import runs as pandas_runs
 from {{ cookiecutter.module_name }}.harness.identity import result_digest
-from {{ cookiecutter.module_name }}.harness.lineage import check_edited, check_lineage, digests
+from {{ cookiecutter.module_name }}.harness.kind import summarize
+from {{ cookiecutter.module_name }}.harness.lineage import check_lineage
 from {{ cookiecutter.module_name }}.harness.report_stats import per_class_section
+from {{ cookiecutter.module_name }}.harness.row_pass import check_edited, digests
 from {{ cookiecutter.module_name }}.harness.tracking import (
     is_result_column,
     read_table,
@@ -111,6 +120,146 @@ def test_row_checks_equal_pandas(db, frame):
     assert edited.status == v.FAIL and edited.details["rows"] == 3
     hits = {f.check: f for f in check_lineage(found, [latest])}
     assert hits["lineage"].details["rows"] == 3  # the failed hits no longer equal their source
+
+
+def test_one_row_pass_equals_pandas(db, frame):
+    """row_pass.read (validate's one read of the checked runs) gives what the per-check SQL and
+    pandas give: rows per configuration, hits, first rows, kept results, summarize."""
+    found = table(db)
+    scopes = [[found.latest], integrity.runs_in_scope(found, all_runs=True)]
+    results = [c for c in frame.columns if is_result_column(c)]
+    for scope in scopes:
+        run = frame[frame["track_id"].isin(scope)]
+        rows = row_pass.read(found, scope, results)
+        sizes = run.groupby(["track_id", "config_id"]).size()
+        assert rows.counts == {key: int(n) for key, n in sizes.items()}
+        assert rows.counts == dict(integrity.row_counts(found, scope))
+        assert rows.hits == int((~blank(run["cache"])).sum())
+        grouped = [
+            {k: x for k, x in r.items() if k != "MIN(timestamp)"}
+            for r in integrity.first_rows(found, scope)
+        ]
+        assert rows.first_rows() == grouped
+        assert len(grouped) == len(run.drop_duplicates(["config_id", *sql.params_columns(run)]))
+        for track_id, config_id in sizes.index:
+            kept = rows.results((track_id, config_id))
+            assert kept == integrity.configuration_results(found, track_id, config_id)
+            assert summarize(kept) == summarize(
+                integrity.configuration_results(found, track_id, config_id)
+            )
+        assert (rows.checked, rows.edited) == (
+            int((~blank(run["row_digest"])).sum()),
+            3 if found.latest in scope else 0,  # the three failures changed their rows
+        )
+    kept = row_pass.read(found, scopes[0], ["latency", "no_such_column"])
+    assert kept.names == ["latency"] and set(kept.kept) == set(kept.counts)
+
+
+def test_table_totals_equal_pandas(db, frame):
+    """table_pass: the whole-table pass and the identity grouping equal pandas; a row logged
+    twice in a run and a dev run's row are found (the checks' slower exact paths)."""
+    found = table(db)
+    totals = found.totals
+    done = blank(frame["cache"]) & blank(frame["error"])
+    latest = frame[frame["track_id"] == found.latest]
+    assert (totals["rows"], totals["computed"], totals["hits"]) == (
+        len(frame),
+        int(done.sum()),
+        int((~blank(frame["cache"])).sum()),
+    )
+    params = sql.params_columns(frame.columns)
+    assert totals["nulls"] == {c: int(frame[c].isna().sum()) for c in params}
+    assert (totals["latest_rows"], totals["latest_failed"]) == (
+        len(latest),
+        int((~blank(latest["error"])).sum()),
+    )
+    assert (totals["phase_min"], totals["phase_max"], totals["phased"]) == (
+        "experiment",
+        "experiment",
+        len(frame),
+    )
+    sizes = frame[done].groupby("cache_key").size()
+    leaked, extra, examples, twice = found.repeats
+    assert (leaked, extra, examples) == (
+        int((sizes > 1).sum()),
+        int((sizes[sizes > 1] - 1).sum()),
+        list(sizes[sizes > 1].index[:5]),
+    )
+    assert not twice
+    with sqlite3.connect(db) as connection:  # one row logged twice, one row of a dev run
+        names = sql.columns(connection, "predictions")
+        copied = ", ".join(f'"{c}"' if c != "timestamp" else "timestamp || '9'" for c in names)
+        connection.execute(
+            f"INSERT INTO predictions SELECT {copied} FROM predictions WHERE track_id = ? "
+            "ORDER BY timestamp LIMIT 1",
+            (found.latest,),
+        )
+        connection.execute(
+            "UPDATE predictions SET phase = 'dev' "
+            "WHERE rowid = (SELECT MIN(rowid) FROM predictions)"
+        )
+    connection.close()
+    frame = read_table(db, "predictions")
+    found = table(db)
+    twice = frame.groupby(["track_id", "cache_key"]).size()
+    duplicates = v.check_duplicates(found)
+    assert duplicates.status == v.FAIL and found.repeats[3]
+    assert duplicates.message.startswith(f"{int((twice > 1).sum())} datapoints appear more than")
+    phases = integrity.check_phases(found)
+    assert phases.status == v.FAIL
+    assert phases.details["phases"] == frame["phase"].value_counts().to_dict()
+
+
+def test_validate_equals_its_checks_one_by_one(db):
+    """validate reads the whole table in a thread beside the row checks: the findings are those
+    of each check run on its own, in the same order."""
+    found = table(db)
+    alone = [
+        v.check_leaks(found),
+        v.check_duplicates(found),
+        v.check_null_params(found),
+        v.check_failures(found, v.MAX_ERROR_RATE),
+        v.check_cache(found),
+        v.check_metrics(found),
+        v.check_drift(db, found),
+        *integrity.check_rows(found, False, v.MAX_ERROR_RATE),
+    ]
+    assert v.FAIL in {f.status for f in alone}  # the fixture's leak, failures and edits
+    assert v.validate(db)[: len(alone)] == alone
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        3.0,
+        -0.0,
+        1e-05,
+        0.1 + 0.2,
+        1e20,
+        2.5e-300,
+        float("inf"),
+        -float("inf"),
+        float("nan"),
+        True,
+        0,
+        -7,
+        2**62,
+        "1e3",
+        " 12 ",
+        "nan",
+        "caf\u00e9 \u2713",
+        'a"b\\c\n',
+        "",
+        b"\x00\xff",
+        None,
+    ],
+)
+def test_digests_equal_result_digest(value):
+    """row_pass.digests, validate's fast digest, gives result_digest's text for every kind of
+    value SQLite hands back (and NaN/None are left out), column order and repeats aside."""
+    digest = row_pass.digests(["z", "a", "m"])
+    for values in [(value, 1.5, "x"), ("x", value, None), (value, value, value)] * 2:
+        assert digest(values) == result_digest(dict(zip(["z", "a", "m"], values, strict=True)))
 
 
 def test_cache_analysis_equals_pandas(db, frame):

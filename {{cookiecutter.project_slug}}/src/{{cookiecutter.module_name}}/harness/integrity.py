@@ -16,8 +16,9 @@ from dataclasses import fields
 from . import sql
 from .findings import FAIL, OK, SKIP, Finding
 from .identity import NEUTRAL, type_hints
-from .kind import HIGHER_IS_BETTER, Params, summarize
-from .lineage import NAMING, check_edited, check_lineage, in_scope, named, result_columns, selected
+from .kind import HIGHER_IS_BETTER, SUMMARY_FIELDS, Params, summarize
+from .lineage import NAMING, check_lineage, in_scope, named, result_columns, selected
+from .row_pass import RowPass, check_edited, read
 from .tracking import METRICS
 
 
@@ -39,13 +40,19 @@ def check_phases(table) -> Finding:
     """The results db holds experiment runs only; dev and scratch runs go to dev.db."""
     if not table.has("phase"):
         return Finding("phases", SKIP, "no phase column")
-    phases = Counter(
-        dict(
-            table.connection.execute(
-                f"SELECT phase, COUNT(*) FROM {table.quoted} GROUP BY phase ORDER BY MIN(timestamp)"
-            ).fetchall()
+    totals = table.totals
+    if totals["phased"] == totals["rows"] > 0 and totals["phase_min"] == totals["phase_max"]:
+        # the same phase on every row: no grouping needed
+        phases = Counter({totals["phase_min"]: totals["rows"]})
+    else:
+        phases = Counter(
+            dict(
+                table.connection.execute(
+                    f"SELECT phase, COUNT(*) FROM {table.quoted} GROUP BY phase "
+                    "ORDER BY MIN(timestamp)"
+                ).fetchall()
+            )
         )
-    )
     others = {phase: n for phase, n in phases.items() if phase != "experiment"}
     if not others or "experiment" not in phases:
         return Finding("phases", OK, f"one kind of run: {', '.join(map(str, phases))}")
@@ -109,9 +116,11 @@ def configuration_results(table, track_id: str, config_id) -> list[dict]:
     ]
 
 
-def check_metrics_agree(table, counts: Counter, metrics: list[dict]) -> Finding:
+def check_metrics_agree(
+    table, counts: Counter, metrics: list[dict], rows: RowPass | None = None
+) -> Finding:
     """Each metrics row equals summarize() over its run's rows of that configuration (one
-    configuration in memory at a time)."""
+    configuration's dicts in memory at a time): the columns ``rows`` kept, else read again."""
     wrong = []
     checked = 0
     expected, expected_key = {}, None
@@ -121,7 +130,10 @@ def check_metrics_agree(table, counts: Counter, metrics: list[dict]) -> Finding:
             continue
         checked += 1
         if key != expected_key:
-            expected, expected_key = summarize(configuration_results(table, *key)), key
+            kept = rows.results(key) if rows is not None else None
+            results = configuration_results(table, *key) if kept is None else kept
+            expected, expected_key = summarize(results), key
+            del kept, results
         differ = [k for k in (*HIGHER_IS_BETTER, "n") if k in m and not same(m[k], expected.get(k))]
         if differ:
             wrong.append(f"run {key[0]} config {key[1]}: {', '.join(differ)}")
@@ -180,19 +192,25 @@ def from_column(value, annotation):
     raise TypeError(f"cannot read {annotation} back from a column")
 
 
-def check_config_ids(table, scope: list[str]) -> Finding:
-    """Each row's config_id is the id of the Params its params columns describe."""
-    if not table.has("config_id"):
-        return Finding("config_ids", SKIP, "no config_id column")
+def first_rows(table, scope: list[str]) -> list[dict]:
+    """Each distinct configuration's (config_id and params columns) first row in ``scope``."""
     columns = sql.params_columns(table.columns)
     group = ", ".join(map(sql.quote, ["config_id", *columns]))
     where, args = in_scope(scope)
-    cursor = table.connection.execute(  # each distinct configuration's first row
+    cursor = table.connection.execute(
         f"SELECT {selected(table, NAMING[:2])}, {group}, MIN(timestamp) FROM {table.quoted} "
         f"WHERE {where} GROUP BY {group} ORDER BY MIN(timestamp)",
         args,
     )
-    distinct = list(sql.dicts(cursor))
+    return list(sql.dicts(cursor))
+
+
+def check_config_ids(table, scope: list[str], rows: RowPass | None = None) -> Finding:
+    """Each row's config_id is the id of the Params its params columns describe (``rows``: the
+    pass already made over ``scope``, else SQL groups them)."""
+    if not table.has("config_id"):
+        return Finding("config_ids", SKIP, "no config_id column")
+    distinct = first_rows(table, scope) if rows is None else rows.first_rows()
     wrong = []
     for row in distinct:
         try:
@@ -243,14 +261,17 @@ def check_rows(table, all_runs: bool, max_error_rate: float) -> list[Finding]:
     if not scope:
         return []
     metrics = read_rows(table.connection, METRICS)
-    counts = row_counts(table, scope)
+    # one read of the runs' rows for all the row checks (row_pass.py), keeping the columns
+    # summarize reads when the kind declares them (SUMMARY_FIELDS)
+    rows = read(table, scope, SUMMARY_FIELDS if metrics else ())
+    counts = Counter(rows.counts)  # as row_counts(table, scope)
     findings = [
-        *check_lineage(table, scope),
-        check_edited(table, scope),
+        *check_lineage(table, scope, rows.hits),
+        check_edited(table, scope, rows),
         check_phases(table),
         check_completeness(counts, metrics, scope),
-        check_metrics_agree(table, counts, metrics),
-        check_config_ids(table, scope),
+        check_metrics_agree(table, counts, metrics, rows),
+        check_config_ids(table, scope, rows),
     ]
     if all_runs:
         findings.append(check_history(table, max_error_rate))

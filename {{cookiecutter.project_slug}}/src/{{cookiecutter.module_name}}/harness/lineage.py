@@ -1,16 +1,14 @@
 """validate's lineage checks, row by row: a cache-hit row equals the row it reuses
-(``check_lineage``, SQL keeps the candidates) and each row still has the digest written with it
-(``check_edited``, rows streamed one at a time). Shared with integrity.py: scope and naming.
+(``check_lineage``, SQL keeps the candidates); whether each row still has the digest written
+with it is row_pass.py's. Shared with integrity.py and row_pass.py: scope and naming.
 ``table`` is validation's Table: connection, name, columns, ``has``, ``one``.
 """
 
-import hashlib
 import json
-from json.encoder import encode_basestring_ascii
 
 from . import sql
 from .findings import FAIL, OK, SKIP, Finding
-from .identity import _as_stored, result_digest
+from .identity import result_digest
 from .tracking import is_result_column
 
 EXAMPLES = 5  # rows named in a finding's message
@@ -103,13 +101,18 @@ def differing_hits(table, scope: list[str]) -> tuple[int, list[dict]]:
     return count, examples
 
 
-def check_lineage(table, scope: list[str]) -> list[Finding]:
-    """A cache-hit row must equal the row of the run it claims to reuse, and that run exist."""
+def check_lineage(table, scope: list[str], total: int | None = None) -> list[Finding]:
+    """A cache-hit row must equal the row of the run it claims to reuse, and that run exist
+    (``total``: the number of cache-hit rows in ``scope`` when already counted)."""
     if not table.has("cache", "cache_key"):
         return [Finding("lineage", SKIP, "no cache/cache_key columns")]
     where, args = in_scope(scope)
     hits = f"{where} AND {sql.text_set('cache')}"
-    (total,) = table.one(f"SELECT COUNT(*) FROM {table.quoted} WHERE {hits}", args)
+    if total is None:
+        (total,) = table.one(f"SELECT COUNT(*) FROM {table.quoted} WHERE {hits}", args)
+    checked = f"{total} cache-hit rows match the rows they reuse"
+    if not total:  # no hit: none to trace
+        return [Finding("lineage", OK, checked)]
     runs = f"SELECT track_id FROM {table.quoted} WHERE track_id IS NOT NULL"
     orphans, orphan_rows = first_rows(table, f"{hits} AND cache NOT IN ({runs})", args)
     differing, differing_rows = differing_hits(table, scope)
@@ -139,69 +142,4 @@ def check_lineage(table, scope: list[str]) -> list[Finding]:
                 {"rows": differing},
             )
         )
-    checked = f"{total} cache-hit rows match the rows they reuse"
     return findings or [Finding("lineage", OK, checked)]
-
-
-MEMO = 4096  # distinct values remembered per column (labels, error types; not ids)
-
-
-def digests(names: list[str]):
-    """``result_digest`` of rows given as value tuples in the order of ``names``, without a dict
-    and json.dumps per row (a million rows are checked): the same JSON text, keys sorted once,
-    each column's frequent values encoded once (tests/test_analysis_sql.py checks it equals
-    ``result_digest``)."""
-    order = sorted(range(len(names)), key=names.__getitem__)
-    keys = [encode_basestring_ascii(names[i]) + ":" for i in order]
-    memos = [{} for _ in order]
-
-    def part(key: str, memo: dict, value) -> str:
-        found = memo.get(value)
-        if found is None:
-            found = key + encode_basestring_ascii(_as_stored(value))
-            if len(memo) < MEMO:
-                memo[value] = found
-        return found
-
-    def digest(values) -> str:
-        text = ",".join(
-            part(keys[j], memos[j], values[i])
-            for j, i in enumerate(order)
-            if values[i] is not None and values[i] == values[i]  # NULL or NaN: left out
-        )
-        return hashlib.sha256(("{" + text + "}").encode()).hexdigest()[:16]
-
-    return digest
-
-
-def check_edited(table, scope: list[str]) -> Finding:
-    """Each row's result still has the digest written with it (rows streamed, one at a time)."""
-    if not table.has("row_digest"):
-        return Finding("edited_rows", SKIP, "no row_digest column (rows written before it)")
-    results = result_columns(table)
-    digest = digests(results)
-    where, args = in_scope(scope)
-    cursor = table.connection.execute(
-        f"SELECT {selected(table, NAMING)}, row_digest, "
-        f"{', '.join(map(sql.quote, results)) or 'NULL'} FROM {table.quoted} "
-        f"WHERE {where} AND {sql.text_set('row_digest')} ORDER BY timestamp",
-        args,
-    )
-    checked = edited = 0
-    examples = []
-    for row in cursor:
-        checked += 1
-        if digest(row[4 : 4 + len(results)]) != row[3]:
-            edited += 1
-            if len(examples) < EXAMPLES:
-                examples.append(dict(zip(NAMING, row[:3], strict=True)))
-    if not edited:
-        return Finding("edited_rows", OK, f"{checked} rows as written")
-    return Finding(
-        "edited_rows",
-        FAIL,
-        f"{edited} rows were changed after they were written: {named(examples, edited)}",
-        "Results must come from predict. Delete these rows (and make cache-clear) and run "
-        "again; to change a result, change predict and bump PREDICT_VERSION.",
-        {"rows": edited},
-    )

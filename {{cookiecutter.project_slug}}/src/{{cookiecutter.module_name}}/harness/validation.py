@@ -7,11 +7,13 @@ import json
 import sqlite3
 import types
 import typing
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 
-from . import sql
+from . import sql, table_pass
 from .findings import FAIL, OK, SKIP, WARN, Finding
 from .identity import type_hints
 from .integrity import check_rows
@@ -37,6 +39,27 @@ class Table:
 
     def one(self, query: str, args=()):
         return self.connection.execute(query, args).fetchone()
+
+    whole: Future | None = None  # table_pass.whole_table, when started in a thread
+
+    def start_whole_table(self, pool: ThreadPoolExecutor, db: Path) -> None:
+        """Read ``totals`` and ``repeats`` in ``pool``'s thread from now on."""
+        done = computed_and_succeeded(self)
+        self.whole = pool.submit(table_pass.whole_table, self, db, done, identity_columns(self))
+
+    @cached_property
+    def totals(self) -> dict:
+        """Whole-table counts, one pass for every check (table_pass.totals)."""
+        if self.whole is not None:
+            return self.whole.result()[0]
+        return table_pass.totals(self, computed_and_succeeded(self))
+
+    @cached_property
+    def repeats(self) -> tuple[int, int, list[str], bool]:
+        """Leaked computations, and whether a run may hold one twice (table_pass.repeats)."""
+        if self.whole is not None:
+            return self.whole.result()[1]
+        return table_pass.repeats(self, identity_columns(self), computed_and_succeeded(self))
 
     def latest_run(self) -> tuple[str, tuple]:
         """SQL condition and arguments selecting the latest run's rows (all rows without runs)."""
@@ -83,9 +106,8 @@ def check_leaks(table: Table) -> Finding:
         return Finding(
             "leaks", SKIP, "no input_id, params_* or cache_key columns to identify computations"
         )
-    done = computed_and_succeeded(table)
-    (computed,) = table.one(f"SELECT COUNT(*) FROM {table.quoted} WHERE {done}")
-    leaked, extra, examples = repeated(table, keys, done)
+    computed = table.totals["computed"]
+    leaked, extra, examples, _ = table.repeats
     if not leaked:
         return Finding("leaks", OK, f"every computation ran once ({computed} computed rows)")
     return Finding(
@@ -103,7 +125,9 @@ def check_duplicates(table: Table) -> Finding:
     keys = identity_columns(table)
     if not table.has("track_id") or not keys:
         return Finding("duplicates", SKIP, "no track_id or identity columns")
-    duplicated, _, examples = repeated(table, ["track_id", *keys])
+    duplicated = 0
+    if table.repeats[3]:  # a group of the identity columns holds more rows than runs
+        duplicated, _, examples = repeated(table, ["track_id", *keys])
     if not duplicated:
         return Finding("duplicates", OK, "no datapoint appears twice within a run")
     return Finding(
@@ -130,9 +154,8 @@ def check_null_params(table: Table) -> Finding:
     if not columns:
         return Finding("null_params", SKIP, "no params_* columns")
     optional = optional_columns()
-    counted = ", ".join(f"SUM({sql.quote(c)} IS NULL)" for c in columns)
-    counts = table.one(f"SELECT {counted} FROM {table.quoted}")
-    nulls = {c: int(n) for c, n in zip(columns, counts, strict=True) if n and c not in optional}
+    counts = table.totals["nulls"]
+    nulls = {c: counts[c] for c in columns if counts[c] and c not in optional}
     if not nulls:
         allowed = f" (NULL allowed in optional {sorted(optional)})" if optional else ""
         return Finding("null_params", OK, f"{len(columns)} params columns, no NULLs{allowed}")
@@ -163,13 +186,9 @@ def check_failures(table: Table, max_error_rate: float) -> Finding:
     if not table.has("error"):
         return Finding("failures", SKIP, "no error column")
     where, args = table.latest_run()
-    rows, failed = table.one(
-        f"SELECT COUNT(*), COALESCE(SUM({sql.text_set('error')}), 0) FROM {table.quoted} "
-        f"WHERE {where}",
-        args,
-    )
+    rows, failed = table.totals["latest_rows"], table.totals["latest_failed"]
     rate = failed / rows if rows else 0.0
-    top = top_error_types(table, where, args)
+    top = top_error_types(table, where, args) if failed else {}
     details = {"failed": failed, "rows": rows, "rate": rate, "top_error_types": top}
     message = f"latest run: {failed}/{rows} datapoints failed ({rate:.1%})"
     if top:
@@ -191,14 +210,15 @@ def check_failures(table: Table, max_error_rate: float) -> Finding:
 def check_cache(table: Table) -> Finding:
     if not table.has("cache"):
         return Finding("cache", SKIP, "no cache column: this db was written without a cache")
-    runs = "COUNT(DISTINCT track_id)" if table.has("track_id") else "1"
-    total, hits, runs = table.one(
-        f"SELECT COUNT(*), COALESCE(SUM({sql.text_set('cache')}), 0), {runs} FROM {table.quoted}"
-    )
+    total, hits, runs = table.totals["rows"], table.totals["hits"], 1
+    if table.has("track_id"):  # the primary key's index answers
+        (runs,) = table.one(f"SELECT COUNT(DISTINCT track_id) FROM {table.quoted}")
     rate = hits / total if total else 0.0
     message = f"{hits}/{total} rows served from the cache ({rate:.1%}) over {runs} runs"
     replicates = 1  # each replicate (run --replicate N) computes anew
-    if table.has("replicate"):
+    if table.has("replicate") and table.totals["replicate_min"] == table.totals["replicate_max"]:
+        replicates = 1 if total else 0
+    elif table.has("replicate"):
         (replicates,) = table.one(
             f"SELECT COUNT(DISTINCT COALESCE(replicate, 0)) FROM {table.quoted}"
         )
@@ -285,7 +305,7 @@ def validate(
             )
         ]
     require_engine(engine)  # the same refusal as the run's, though SQLite reads the file
-    with closing(sql.connect(db)) as connection:
+    with closing(sql.connect(db)) as connection, ThreadPoolExecutor(1) as pool:
         found = Table(connection, table)
         if found.one(f"SELECT COUNT(*) FROM (SELECT 1 FROM {found.quoted} LIMIT 1)")[0] == 0:
             return [
@@ -296,6 +316,8 @@ def validate(
                     "Run the benchmark first (make run).",
                 )
             ]
+        found.start_whole_table(pool, db)  # SQLite reads the whole table in a thread meanwhile
+        rows = check_rows(found, all_runs, max_error_rate)  # the runs checked, read in Python
         return [
             check_leaks(found),
             check_duplicates(found),
@@ -304,7 +326,7 @@ def validate(
             check_cache(found),
             check_metrics(found),
             check_drift(db, found),
-            *check_rows(found, all_runs, max_error_rate),
+            *rows,
             *check_levels(level_frame(connection, table, found.columns)),  # load levels
         ]
 
