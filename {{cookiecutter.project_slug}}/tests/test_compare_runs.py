@@ -245,6 +245,13 @@ def test_a_column_the_sample_did_not_read_is_read_again(changed, monkeypatch):
     assert set(rows.columns) > {"input_id"}  # summarize reads more: read again with it
     assert all(set(row) == set(rows.columns) for row in by_id.values())
     assert {type(row) for row in by_id.values()} == {load.Plain}
+    # what the check computed (compare and the ranking reuse it) is that of the rows read again
+    ordered = [by_id[k] for k in sorted(by_id)]
+    assert by_id.summary == stats.summary(ordered)
+    arrays = load.row_arrays(ordered)
+    assert by_id.arrays.keys() == arrays.keys() == set(kind.ROW_HIGHER_IS_BETTER)
+    for name, values in arrays.items():
+        np.testing.assert_array_equal(by_id.arrays[name], values)
 
 
 def paired_results(db, runs):

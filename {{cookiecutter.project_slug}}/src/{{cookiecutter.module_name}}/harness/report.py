@@ -8,6 +8,7 @@ run of the same phase exists, a last section compares the run with it (the compa
 
 import dataclasses
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -284,25 +285,29 @@ def write_report(
     metrics = best_first(metrics, track_id)
     folder = Path(out) / experiment
     folder.mkdir(parents=True, exist_ok=True)
-    with closing(sql.connect(db)) as connection:  # SQL aggregates; one run's rows, lean
+    with closing(sql.connect(db)) as connection, ThreadPoolExecutor(1) as pool:
+        # the run's counts and latencies are read in a thread (SQLite sorts and steps without
+        # holding the GIL) while the ranking and the comparison compute
+        config_ids = list(metrics["config_id"])
+        reading = pool.submit(report_data.run_aggregates, db, track_id, config_ids)
         # one read of each run, one configuration at a time, for the ranking and the comparison
         ranking, comparison = rank_and_compare(connection, db, track_id)
+        read = reading.result()
         # the run's rows only for a kind's extra plots (its ``predictions``), let go after them
         run = report_data.run_frame(connection, track_id) if kind_extra_plots else None
-        latencies = report_data.latencies(connection, track_id, list(metrics["config_id"]))
-        extra = write_plots(metrics, run, latencies, folder)
-        del run, latencies
+        extra = write_plots(metrics, run, read.pop("latencies"), folder)
+        del run
         lines = [
-            *heading_lines(experiment, track_id, report_data.first_row(connection, track_id)),
+            *heading_lines(experiment, track_id, read["first_row"]),
             *configurations_section(metrics),
             *metrics_section(metrics),
             *uncertainty_sections(ranking, folder, connection, track_id),  # intervals, ranking
             *latency_section(),
             *extra_plot_sections(extra),
-            *errors_section(report_data.error_counts(connection, track_id), metrics),
-            *cache_section(*report_data.cache_counts(connection, track_id)),
+            *errors_section(read["error_counts"], metrics),
+            *cache_section(*read["cache_counts"]),
             # measurements between replicate runs (the run's configurations: their params)
-            *replicates_section(db, report_data.configurations(connection, track_id), track_id),
+            *replicates_section(db, read["configurations"], track_id),
             *comparison_section(comparison, folder),  # after an earlier run
         ]
     path = folder / "README.md"

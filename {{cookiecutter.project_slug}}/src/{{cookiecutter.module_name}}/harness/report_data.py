@@ -3,6 +3,8 @@ SQLite; one run's rows loaded with only the columns a resample needs (configurat
 predict's result), never the whole table.
 """
 
+from contextlib import closing
+
 import numpy as np
 import pandas as pd
 
@@ -92,13 +94,14 @@ def latencies(connection, track_id: str, config_ids: list[str]) -> list[np.ndarr
         f"{measured_sql(names)} AND latency IS NOT NULL ORDER BY timestamp",
         (track_id,),
     )
-    ids, values = [np.array([], dtype=object)], [np.array([])]
-    while rows := cursor.fetchmany(CHUNK):
+    position = {config_id: i for i, config_id in enumerate(config_ids)}
+    at, values = [np.array([], dtype=int)], [np.array([])]
+    while rows := cursor.fetchmany(CHUNK):  # config_ids as positions: no string kept per row
         chunk_ids, chunk_values = zip(*rows, strict=True)
-        ids.append(np.array(chunk_ids, dtype=object))
+        at.append(np.array([position.get(c, -1) for c in chunk_ids], dtype=int))
         values.append(np.array(chunk_values, dtype=float))
-    ids, values = np.concatenate(ids), np.concatenate(values)
-    return [values[ids == c] for c in config_ids]
+    at, values = np.concatenate(at), np.concatenate(values)
+    return [values[at == i] for i in range(len(config_ids))]
 
 
 def error_counts(connection, track_id: str) -> list[tuple[str, str, int]]:
@@ -157,3 +160,16 @@ def previous_run(all_runs: list[dict], track_id: str) -> dict | None:
         if r["started"] < this["started"] and r.get("phase") == this.get("phase")
     ]
     return earlier[-1] if earlier else None
+
+
+def run_aggregates(db, track_id: str, config_ids: list[str]) -> dict:
+    """The run's latencies, first row, error and cache counts and configurations, on a
+    connection of its own (the report reads them in a thread while it compares the runs)."""
+    with closing(sql.connect(db)) as connection:
+        return {
+            "latencies": latencies(connection, track_id, config_ids),
+            "first_row": first_row(connection, track_id),
+            "error_counts": error_counts(connection, track_id),
+            "cache_counts": cache_counts(connection, track_id),
+            "configurations": configurations(connection, track_id),
+        }

@@ -28,7 +28,7 @@ from ..tracking import is_result_column
 from . import between
 from .fast import latency_intervals
 from .joint import joint_intervals
-from .load import Rows, paired_streams
+from .load import Checked, Rows, paired_streams, row_arrays
 from .runs import pick
 from .stats import (
     MARKS,
@@ -143,17 +143,22 @@ def side_entries(results_a: list[dict], results_b: list[dict], mark: str) -> lis
     return entries
 
 
-def row_pairs(results_a: list[dict], results_b: list[dict]) -> dict:
+def row_pairs(arrays_a: dict, arrays_b: dict) -> dict:
     """Per-datapoint metric -> (A's values, B's values, kept): NaN where a value is missing,
-    ``kept`` where neither is."""
-    values_a = [kind.row_values(r) for r in results_a]
-    values_b = [kind.row_values(r) for r in results_b]
+    ``kept`` where neither is (from each run's ``row_arrays`` on the paired results)."""
     found = {}
     for name in row_directions():
-        # None (and NaN) as NaN: numpy's conversion, no call per value
-        a, b = (np.array([v.get(name) for v in values], float) for values in (values_a, values_b))
+        a, b = arrays_a[name], arrays_b[name]
         found[name] = (a, b, ~np.isnan(a) & ~np.isnan(b))
     return found
+
+
+def summary_and_arrays(by_id: dict, results: list[dict]) -> tuple[dict, dict]:
+    """(summary, row_arrays) of ``results``, ``by_id``'s paired results in input_id order:
+    what ``Rows.checked`` computed on these very rows in this order when all are paired."""
+    if isinstance(by_id, Checked) and len(by_id) == len(results) and by_id.arrays is not None:
+        return by_id.summary, by_id.arrays
+    return summary(results), row_arrays(results)
 
 
 def compare_configuration(config_id: str, rows_a, rows_b, options: Options) -> dict:
@@ -192,7 +197,10 @@ def compare_results(config_id: str, params: dict, by_a: dict, by_b: dict, option
 
     results_a, results_b = [by_a[k] for k in paired], [by_b[k] for k in paired]
     groups = [results_a[i].get(kind.GROUP) for i in range(len(paired))] if kind.GROUP else None
-    summary_a, summary_b = summary(results_a), summary(results_b)
+    (summary_a, arrays_a), (summary_b, arrays_b) = (
+        summary_and_arrays(by_a, results_a),
+        summary_and_arrays(by_b, results_b),
+    )
     # Intervals where they can matter: a metric that changed, not a machine measurement (those
     # are judged between replicate runs, between.py, never on this run's resamples).
     measured = set(kind.MEASUREMENTS)
@@ -204,7 +212,7 @@ def compare_results(config_id: str, params: dict, by_a: dict, by_b: dict, option
         and summary_a[name] != summary_b[name]
         and name not in measured
     ]
-    pairs = row_pairs(results_a, results_b)
+    pairs = row_pairs(arrays_a, arrays_b)
     differences = {  # per-datapoint metrics on every pair: from the shared resamples
         name: b - a
         for name, (a, b, kept) in pairs.items()

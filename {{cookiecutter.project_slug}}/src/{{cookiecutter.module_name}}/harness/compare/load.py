@@ -14,10 +14,12 @@ import itertools
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+
 from .. import kind
 from ..level_checks import COLUMN as LEVEL
 from ..tracking import PREDICTIONS, is_result_column
-from .stats import plain
+from .stats import plain, summary
 
 SAMPLE = 500  # rows per run on which the columns summarize and row_values read are found
 
@@ -129,6 +131,23 @@ class Plain(dict):
     __slots__ = ()
 
 
+class Checked(dict):
+    """A checked configuration: input_id -> Plain row, and what the check computed on its rows
+    in input_id order (compare's order: core reuses them rather than read a million rows
+    again): ``summary``, and ``arrays`` (``row_arrays``, or None when row_values was not read)."""
+
+    __slots__ = ("summary", "arrays")
+
+
+def row_arrays(results: list[dict]) -> dict[str, np.ndarray]:
+    """Per-datapoint metric -> its value on each of ``results``, NaN where it is missing."""
+    values = [kind.row_values(r) for r in results]
+    # None (and NaN) as NaN: numpy's conversion, no call per value
+    return {
+        name: np.array([v.get(name) for v in values], float) for name in kind.ROW_HIGHER_IS_BETTER
+    }
+
+
 def row_class(base: type, table) -> type:
     """A class of rows of its own (``missed`` is the class's: one set for a run's rows)."""
     attributes = {"__slots__": (), "table": frozenset(table), "missed": set()}
@@ -226,12 +245,13 @@ class Rows:
     def checked(self, config_id: str, by_id: dict, row_values: bool = True) -> dict:
         """``by_id`` once summarize and row_values (unless ``row_values`` is False: the
         ranking reads results through summarize alone) read all its rows without asking for a
-        column that was not read (else read again with it); its rows then plain dicts."""
+        column that was not read (else read again with it); its rows then plain dicts, in a
+        ``Checked`` holding the summary."""
         while True:
             try:
-                kind.summarize(list(by_id.values()))
-                for row in by_id.values() if row_values else ():
-                    kind.row_values(row)
+                ordered = [by_id[k] for k in sorted(by_id)]
+                point = summary(ordered)
+                arrays = row_arrays(ordered) if row_values else None
             except Exception:
                 if not self.row.missed - set(self.columns):
                     raise  # the kind's error on these rows, not a column left out
@@ -243,7 +263,9 @@ class Rows:
             by_id = self.reread(config_id, self.columns)[2]
         for row in by_id.values():
             row.__class__ = Plain
-        return by_id
+        checked = Checked(by_id)
+        checked.summary, checked.arrays = point, arrays
+        return checked
 
 
 def paired_streams(rows_a: Rows, rows_b: Rows):

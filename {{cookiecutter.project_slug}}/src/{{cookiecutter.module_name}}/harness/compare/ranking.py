@@ -25,7 +25,7 @@ from .. import kind
 from ..tracking import PREDICTIONS, read_table, table_exists
 from .core import config_params, results_by_id
 from .intervals import bootstrap, paired, paired_shares, pairing
-from .load import Rows, connect, quoted, run_list
+from .load import Checked, Rows, connect, quoted, run_list
 from .runs import RUN_COLUMNS, resolve, runs
 from .stats import (
     CONFIDENCE,
@@ -103,7 +103,9 @@ def rank_rows(rows, run: dict | None = None, options: Options | None = None) -> 
 def described(config_id: str, params: dict, by_id: dict, options: Options) -> dict:
     """One configuration's n, metrics and intervals (its results are not kept)."""
     results = list(by_id.values())
-    point = summary(results)
+    # in input_id order, as the check computed it (load.Rows.checked): summarized once
+    ordered = None if isinstance(by_id, Checked) else [by_id[k] for k in sorted(by_id)]
+    point = by_id.summary if ordered is None else summary(ordered)
     seed = [options.seed, len(results)]
     found = None if kind.GROUP else pairing(list(by_id), results, kind.PRIMARY, point, seed)
     return {
