@@ -185,6 +185,7 @@ def expected_files(context: dict) -> set[str]:
             f"tests/{name}.py"
             for name in (
                 "conftest",
+                "helpers",
                 "test_analysis_sql",
                 "test_breaker",
                 "test_compare",

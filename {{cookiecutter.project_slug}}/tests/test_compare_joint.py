@@ -6,6 +6,7 @@ with the kind's own metrics."""
 import numpy as np
 import pytest
 
+import helpers
 from {{ cookiecutter.module_name }} import predict as predict_module
 from {{ cookiecutter.module_name }}.harness import kind
 from {{ cookiecutter.module_name }}.harness.compare import joint, means, stats
@@ -65,36 +66,18 @@ def test_the_shared_intervals_are_what_summarize_gives_on_the_same_draws(
     rng = np.random.default_rng(4)
     a, b = rows(rng, 120, 0.8), rows(rng, 120, 0.6)
     d = rng.normal(0.1, 1.0, 120)
-    drawn = []
-
-    def recording(rng, cluster, size):
-        drawn.append(real(rng, cluster, size))
-        return drawn[-1]
-
-    real = joint.draw
-    monkeypatch.setattr(joint, "draw", recording)
+    drawn = helpers.recorded_draws(monkeypatch, joint)
     options = stats.Options(resamples=60)
     served, of_rows = joint.joint_intervals(a, b, NAMES, {"d": d}, options, groups)
     assert set(served) == set(NAMES) and set(of_rows) == {"d"}
     counts, swaps = (np.vstack(m) for m in zip(*drawn, strict=True))
     assert len(counts) == 60
-    boot, null, boot_d = [], [], []
-    for count, swap in zip(counts, swaps, strict=True):
-        picked = np.repeat(np.arange(120), count.astype(int))
-        one_a, one_b = summarize([a[i] for i in picked]), summarize([b[i] for i in picked])
-        boot.append([np.nan if one_a[m] is None else one_b[m] - one_a[m] for m in NAMES])
-        side_a = summarize([y if s else x for x, y, s in zip(a, b, swap, strict=True)])
-        side_b = summarize([x if s else y for x, y, s in zip(a, b, swap, strict=True)])
-        null.append([side_b[m] - side_a[m] for m in NAMES])
-        boot_d.append(d[picked].mean())
-    for j, name in enumerate(NAMES):
-        low, high = stats.quantiles(np.array(boot)[:, j], 0.95)
-        assert (served[name].low, served[name].high) == pytest.approx((low, high), rel=1e-9)
-        null_sd = float(np.sqrt(np.mean(np.array(null)[:, j] ** 2)))
-        p = stats.normal_p(served[name].diff, null_sd)
-        assert served[name].p_value == pytest.approx(p, rel=1e-9, abs=1e-15)
-    low, high = stats.quantiles(np.array(boot_d), 0.95)
-    assert (of_rows["d"].low, of_rows["d"].high) == pytest.approx((low, high), rel=1e-9)
+    draws = [
+        (np.repeat(np.arange(120), count.astype(int)), swap.astype(bool))
+        for count, swap in zip(counts, swaps, strict=True)
+    ]
+    reference = helpers.summarized_draws(summarize, NAMES, a, b, d, draws)
+    helpers.assert_served_as_drawn(served, of_rows, NAMES, reference)
     # its p-value: paired_bootstrap's exact sign-flip null, whatever the draws
     expected = stats.paired_bootstrap(np.zeros(120), d, 60, 0, 0.95, groups)
     assert of_rows["d"].p_value == pytest.approx(expected.p_value, rel=1e-12)

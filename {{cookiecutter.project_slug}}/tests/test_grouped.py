@@ -6,6 +6,7 @@ datapoints those counts stand for; and the same decisions as drawing the datapoi
 import numpy as np
 import pytest
 
+import helpers
 from {{ cookiecutter.module_name }}.harness.compare import (
     fast,
     grouped,
@@ -85,14 +86,7 @@ def test_the_shared_intervals_are_what_summarize_gives_on_the_very_grouped_draws
     rng = np.random.default_rng(4)
     a, b = rows(rng, N, 0.8), rows(rng, N, 0.7)
     d = np.array([float(y["correct"]) - float(x["correct"]) for x, y in zip(a, b, strict=True)])
-    drawn = []
-
-    def recording(rng, sizes, size):
-        drawn.append(real(rng, sizes, size))
-        return drawn[-1]
-
-    real = grouped.draw
-    monkeypatch.setattr(grouped, "draw", recording)
+    drawn = helpers.recorded_draws(monkeypatch, grouped)
     options = stats.Options(resamples=12)
     served, of_rows = joint.joint_intervals(a, b, NAMES, {"d": d}, options, None)
     assert set(served) == set(NAMES) and drawn  # the grouped path served them
@@ -104,26 +98,15 @@ def test_the_shared_intervals_are_what_summarize_gives_on_the_very_grouped_draws
     matrix = np.hstack([matrix, np.nan_to_num(shares_b), ~np.isnan(shares_b), d[:, None]])
     found, inverse = np.unique(matrix, axis=0, return_inverse=True)
     inverse = inverse.ravel()
-    boot, null, boot_d = [], [], []
+    draws = []
     for count, swap in zip(counts, swaps, strict=True):
         picked = np.repeat(np.arange(N), expanded(found, inverse, count).astype(int))
-        one_a, one_b = summarize([a[i] for i in picked]), summarize([b[i] for i in picked])
-        boot.append([one_b[m] - one_a[m] for m in NAMES])
         swapped = np.zeros(N, dtype=bool)  # the first ``swap[u]`` datapoints of each row
         for u in range(len(found)):
             swapped[np.flatnonzero(inverse == u)[: int(swap[u])]] = True
-        side_a = summarize([y if s else x for x, y, s in zip(a, b, swapped, strict=True)])
-        side_b = summarize([x if s else y for x, y, s in zip(a, b, swapped, strict=True)])
-        null.append([side_b[m] - side_a[m] for m in NAMES])
-        boot_d.append(d[picked].mean())
-    for j, name in enumerate(NAMES):
-        low, high = stats.quantiles(np.array(boot)[:, j], 0.95)
-        assert (served[name].low, served[name].high) == pytest.approx((low, high), rel=1e-9)
-        null_sd = float(np.sqrt(np.mean(np.array(null)[:, j] ** 2)))
-        p = stats.normal_p(served[name].diff, null_sd)
-        assert served[name].p_value == pytest.approx(p, rel=1e-9, abs=1e-15)
-    low, high = stats.quantiles(np.array(boot_d), 0.95)
-    assert (of_rows["d"].low, of_rows["d"].high) == pytest.approx((low, high), rel=1e-9)
+        draws.append((picked, swapped))
+    reference = helpers.summarized_draws(summarize, NAMES, a, b, d, draws)
+    helpers.assert_served_as_drawn(served, of_rows, NAMES, reference)
 
 
 def one_by_one(monkeypatch):

@@ -368,8 +368,6 @@ def rank_configurations(
     """Rank one run's configurations on the primary metric: the best, those within noise of it
     and those significantly worse (paired tests on shared datapoints, Holm-corrected)."""
     check_engine(engine)
-    import json
-
     from .harness.compare import ranking
 
     try:
@@ -397,8 +395,6 @@ def plan_sample_size(
 ):
     """Datapoints needed to detect a difference in the primary metric (paired, at --power)."""
     check_engine(engine)
-    import json
-
     from .harness.compare import planning
 
     if not (delta > 0 and 0 < power < 1 and 0 < alpha < 1 and comparisons >= 1):
