@@ -10,6 +10,21 @@ import pytest
 from {{ cookiecutter.module_name }}.harness.compare import stats
 
 
+def summarize_forms(results: list[dict]) -> dict:
+    """A stand-in summarize with a metric of each of means.py's forms, on rows of ``correct``,
+    ``tokens``, ``cost`` and ``error``."""
+    ok = [r for r in results if not r["error"]]
+    correct = sum(r["correct"] for r in ok)
+    cost = sum(r["cost"] for r in ok)
+    tokens = [r["tokens"] for r in ok]
+    return {
+        "accuracy": correct / len(results),  # a mean (failed: wrong)
+        "tokens_mean": float(np.mean(tokens)) if tokens else None,  # over the successes
+        "cost_total": cost,  # a sum
+        "cost_per_correct": cost / correct if correct else None,  # a ratio of sums
+    }
+
+
 def recorded_draws(monkeypatch, module) -> list:
     """Every (counts, swaps) that ``module.draw`` returns from now on, in a list."""
     drawn, real = [], module.draw

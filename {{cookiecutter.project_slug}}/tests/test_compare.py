@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+import helpers
 from {{ cookiecutter.module_name }} import metrics as kind
 from {{ cookiecutter.module_name }} import predict as predict_module
 from {{ cookiecutter.module_name }}.harness import compare
@@ -250,17 +251,9 @@ def test_the_vectorised_means_agree_with_summarize_and_serve_only_those(monkeypa
         ]
 
     def summarize(results):
-        ok = [r for r in results if not r["error"]]
-        correct = sum(r["correct"] for r in ok)
-        cost = sum(r["cost"] for r in ok)
-        tokens = [r["tokens"] for r in ok]
-        return {
-            "accuracy": correct / len(results),  # a mean (failed: wrong)
-            "tokens_mean": float(np.mean(tokens)) if tokens else None,  # over the successes
-            "cost_total": cost,  # a sum
-            "cost_per_correct": cost / correct if correct else None,  # a ratio of sums
-            "tokens_p50": float(np.median(tokens)) if tokens else None,  # none of those
-        }
+        tokens = [r["tokens"] for r in results if not r["error"]]
+        p50 = float(np.median(tokens)) if tokens else None  # none of the forms
+        return {**helpers.summarize_forms(results), "tokens_p50": p50}
 
     monkeypatch.setattr(means, "summary", summarize)
     a, b = rows(0.9), rows(0.3)

@@ -14,18 +14,7 @@ from {{ cookiecutter.module_name }}.harness.compare import joint, means, stats
 NAMES = ["accuracy", "tokens_mean", "cost_total", "cost_per_correct"]
 
 
-def summarize(results):
-    """A mean, a mean over the successes, a sum and a ratio of sums (means.py's forms)."""
-    ok = [r for r in results if not r["error"]]
-    correct = sum(r["correct"] for r in ok)
-    cost = sum(r["cost"] for r in ok)
-    tokens = [r["tokens"] for r in ok]
-    return {
-        "accuracy": correct / len(results),
-        "tokens_mean": float(np.mean(tokens)) if tokens else None,
-        "cost_total": cost,
-        "cost_per_correct": cost / correct if correct else None,
-    }
+summarize = helpers.summarize_forms
 
 
 def rows(rng, n, p_correct, tokens=20, failures=0.05):

@@ -220,20 +220,7 @@ def cache_ls(
     as_json: bool = typer.Option(False, "--json", help="Print the entries as JSON."),
 ):
     """List cache entries per configuration, and the cache's size on disk."""
-    directory = runner.cache_dir_for(db)
-    if not directory.exists():
-        empty = {"cache": str(directory), "entries": 0, "bytes": 0, "per_config": {}}
-        typer.echo(json.dumps(empty) if as_json else f"no cache at {directory}")
-        return
-    store = result_cache.ResultCache(directory)
-    stats = store.stats()
-    store.close()
-    if as_json:
-        typer.echo(json.dumps({"cache": str(directory), **stats}, indent=2))
-        return
-    typer.echo(f"{directory}: {stats['entries']} entries, {stats['bytes'] / 1e6:.2f} MB")
-    rows = sorted(stats["per_config"].items())
-    typer.echo(tabulate(rows, headers=("config_id", "entries")))
+    typer.echo(result_cache.listing(runner.cache_dir_for(db), as_json))
 
 
 @app.command("cache-clear")

@@ -192,6 +192,23 @@ class ResultCache:
         self.store.close()
 
 
+def listing(directory: Path, as_json: bool = False) -> str:
+    """What ``cache-ls`` prints: the entries per configuration and the size on disk."""
+    if not Path(directory).exists():
+        empty = {"cache": str(directory), "entries": 0, "bytes": 0, "per_config": {}}
+        return json.dumps(empty) if as_json else f"no cache at {directory}"
+    store = ResultCache(directory)
+    stats = store.stats()
+    store.close()
+    if as_json:
+        return json.dumps({"cache": str(directory), **stats}, indent=2)
+    from tabulate import tabulate  # cache-ls only: a run never prints a table
+
+    rows = sorted(stats["per_config"].items())
+    table = tabulate(rows, headers=("config_id", "entries"))
+    return f"{directory}: {stats['entries']} entries, {stats['bytes'] / 1e6:.2f} MB\n{table}"
+
+
 def clear_all(directory: Path) -> bool:
     """Delete the whole cache directory (and any interrupted-run marker with it)."""
     if Path(directory).exists():
