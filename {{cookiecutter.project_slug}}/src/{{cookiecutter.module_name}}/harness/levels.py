@@ -110,15 +110,15 @@ class LevelRecorder:
     def __getattr__(self, name):  # tick, flush, writer, ...: the wrapped Recorder's
         return getattr(self.recorder, name)
 
-    def add(self, row: dict, entry: tuple | None = None, seconds: float = 0.0) -> None:
+    def add(self, row: dict, seconds: float = 0.0) -> None:
         params = self.level_of.get(row["cache_key"])
         if params is None:  # served from the cache: its level was measured whole
-            self.recorder.add({**row, COLUMN: 1}, entry, seconds)
+            self.recorder.add({**row, COLUMN: 1}, seconds)
             return
         result = {k: v for k, v in row.items() if is_result_column(k) and v is not None}
         value = {"result": result, "cache": self.recorder.writer.track_id}
         self.held[params].append((row["cache_key"], value, row["config_id"]))
-        self.recorder.add({**row, COLUMN: 0}, None, seconds)  # cached with its level
+        self.recorder.add({**row, COLUMN: 0}, seconds)  # cached with its level
         self.remaining[params].discard(row["cache_key"])
         if not self.remaining[params]:
             self.finish(params)

@@ -22,13 +22,13 @@ class Recorder:
     def __init__(self, writer: RowWriter, cache: ResultCache, options):
         self.writer, self.cache, self.options = writer, cache, options
         self.rows, self.entries = [], []  # entries: a whole load level's, written at once
-        self.uncached = False  # rows to cache at the end of the run were committed
+        self.computed = False  # this run computed rows: cache_rows decides which are cached
         self.unsaved_seconds = 0.0
         self.last_flush = time.monotonic()
 
-    def add(self, row: dict, entry: tuple | None = None, seconds: float = 0.0) -> None:
+    def add(self, row: dict, seconds: float = 0.0) -> None:
         self.rows.append(row)
-        self.uncached |= entry is not None
+        self.computed |= row["cache"] == ""  # not served from the cache
         self.unsaved_seconds += seconds
         now = time.monotonic()
         if (
@@ -60,6 +60,6 @@ class Recorder:
         """End of the run (also after Ctrl-C or an error): commit, then cache."""
         self.flush_rows(time.monotonic())  # committed first ...
         self.flush_cache(time.monotonic())
-        if self.uncached:  # ... then cached: heal() covers a crash in between
+        if self.computed:  # ... then cached: heal() covers a crash in between
             cache_rows(self.writer, self.cache, self.writer.track_id, self.options.cache_errors)
-            self.uncached = False
+            self.computed = False

@@ -242,15 +242,12 @@ class Ledger:
             result = bad_result_row(result, item, error)
         self.columns.add(result)
         failed = bool(result.get("error"))
-        entry = None
-        timed_out = result.get("error_type") == "Timeout"  # never cached: retried next run
-        if (self.options.cache_errors or not failed) and not timed_out:
-            config_id = self.config_columns[params]["config_id"]
-            entry = (key, {"result": result, "cache": self.summary.track_id}, config_id)
         row = self.context(key, item_columns, params)  # a new dict: one copy, not two
         row.update(result)
+        # cached at the end of the run, from the committed row (cache_restore.cache_rows: not
+        # a Timeout, an error only with --cache-errors)
         row.update(cache="", reused=0, row_digest=digest(result))
-        self.recorder.add(row, entry, seconds=seconds)
+        self.recorder.add(row, seconds=seconds)
         self.counts[params]["n_computed"] += 1
         self.summary.computed += 1
         self.summary.failed += failed
